@@ -1,0 +1,1 @@
+"""HTTP only: routes, request parsing, GitHub's headers and error bodies."""

@@ -1,0 +1,57 @@
+"""Response bodies for the runner endpoints, shaped and named as GitHub's schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from runnerhub.domain.models import IssuedToken, Label, Runner, RunnerApplication
+
+
+def runner(r: Runner) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": r.id,
+        "name": r.name,
+        "os": r.os,
+        "status": r.status,
+        "busy": r.busy,
+        "ephemeral": r.ephemeral,
+        "runner_group_id": r.runner_group_id,
+        "labels": [label(lb) for lb in r.labels],
+    }
+    if r.version is not None:
+        body["version"] = r.version
+    return body
+
+
+def label(lb: Label) -> dict[str, Any]:
+    return {"id": lb.id, "name": lb.name, "type": lb.type.value}
+
+
+def labels(found: list[Label]) -> dict[str, Any]:
+    return {"total_count": len(found), "labels": [label(lb) for lb in found]}
+
+
+def issued_token(token: IssuedToken) -> dict[str, Any]:
+    return {"token": token.token, "expires_at": timestamp_ms(token.expires_at)}
+
+
+def application(app: RunnerApplication) -> dict[str, Any]:
+    body = {
+        "os": app.os,
+        "architecture": app.architecture,
+        "download_url": app.download_url,
+        "filename": app.filename,
+    }
+    if app.sha256_checksum:
+        body["sha256_checksum"] = app.sha256_checksum
+    return body
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def timestamp_ms(moment: datetime) -> str:
+    """With milliseconds and an offset, like GitHub's token examples."""
+    return moment.isoformat(timespec="milliseconds")

@@ -1,0 +1,215 @@
+"""Users, organizations and repositories, in the full shapes clients fetch on their way to
+the runner endpoints (PyGithub reads an organization before listing its runners)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sqlalchemy import Row
+
+from runnerhub.api.wire import timestamp
+
+
+def node_id(kind: str, number: int) -> str:
+    return base64.b64encode(f"{kind}:{number}".encode()).decode().rstrip("=")
+
+
+def simple_user(row: Row[tuple[object, ...]], api: str, web: str) -> dict[str, Any]:
+    login = row.login
+    kind = "users" if row.type == "User" else "orgs"
+    base = f"{api}/users/{login}"
+    return {
+        "login": login,
+        "id": row.id,
+        "node_id": node_id("User" if row.type == "User" else "Organization", row.id),
+        "avatar_url": f"{web}/avatars/{login}",
+        "gravatar_id": "",
+        "url": base if kind == "users" else f"{api}/users/{login}",
+        "html_url": f"{web}/{login}",
+        "followers_url": f"{base}/followers",
+        "following_url": f"{base}/following{{/other_user}}",
+        "gists_url": f"{base}/gists{{/gist_id}}",
+        "starred_url": f"{base}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{base}/subscriptions",
+        "organizations_url": f"{base}/orgs",
+        "repos_url": f"{base}/repos",
+        "events_url": f"{base}/events{{/privacy}}",
+        "received_events_url": f"{base}/received_events",
+        "type": row.type,
+        "site_admin": bool(row.site_admin),
+        "user_view_type": "public",
+    }
+
+
+def user(
+    row: Row[tuple[object, ...]], api: str, web: str, *, private: bool, public_repos: int
+) -> dict[str, Any]:
+    body = simple_user(row, api, web)
+    created = timestamp(row.created_at)
+    body |= {
+        "name": row.name,
+        "company": None,
+        "blog": "",
+        "location": None,
+        "email": None,
+        "hireable": None,
+        "bio": None,
+        "twitter_username": None,
+        "public_repos": public_repos,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "created_at": created,
+        "updated_at": created,
+    }
+    if private:
+        body |= {
+            "user_view_type": "private",
+            "private_gists": 0,
+            "total_private_repos": 0,
+            "owned_private_repos": 0,
+            "disk_usage": 0,
+            "collaborators": 0,
+            "two_factor_authentication": False,
+        }
+    return body
+
+
+def organization(
+    row: Row[tuple[object, ...]], api: str, web: str, public_repos: int
+) -> dict[str, Any]:
+    login = row.login
+    base = f"{api}/orgs/{login}"
+    created = timestamp(row.created_at)
+    return {
+        "login": login,
+        "id": row.id,
+        "node_id": node_id("Organization", row.id),
+        "url": base,
+        "repos_url": f"{base}/repos",
+        "events_url": f"{base}/events",
+        "hooks_url": f"{base}/hooks",
+        "issues_url": f"{base}/issues",
+        "members_url": f"{base}/members{{/member}}",
+        "public_members_url": f"{base}/public_members{{/member}}",
+        "avatar_url": f"{web}/avatars/{login}",
+        "description": None,
+        "name": row.name,
+        "company": None,
+        "blog": "",
+        "location": None,
+        "email": None,
+        "is_verified": False,
+        "has_organization_projects": False,
+        "has_repository_projects": False,
+        "public_repos": public_repos,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "html_url": f"{web}/{login}",
+        "type": "Organization",
+        "created_at": created,
+        "updated_at": created,
+        "archived_at": None,
+    }
+
+
+_REPO_LINKS = {
+    "archive_url": "/{archive_format}{/ref}",
+    "assignees_url": "/assignees{/user}",
+    "blobs_url": "/git/blobs{/sha}",
+    "branches_url": "/branches{/branch}",
+    "collaborators_url": "/collaborators{/collaborator}",
+    "comments_url": "/comments{/number}",
+    "commits_url": "/commits{/sha}",
+    "compare_url": "/compare/{base}...{head}",
+    "contents_url": "/contents/{+path}",
+    "contributors_url": "/contributors",
+    "deployments_url": "/deployments",
+    "downloads_url": "/downloads",
+    "events_url": "/events",
+    "forks_url": "/forks",
+    "git_commits_url": "/git/commits{/sha}",
+    "git_refs_url": "/git/refs{/sha}",
+    "git_tags_url": "/git/tags{/sha}",
+    "hooks_url": "/hooks",
+    "issue_comment_url": "/issues/comments{/number}",
+    "issue_events_url": "/issues/events{/number}",
+    "issues_url": "/issues{/number}",
+    "keys_url": "/keys{/key_id}",
+    "labels_url": "/labels{/name}",
+    "languages_url": "/languages",
+    "merges_url": "/merges",
+    "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}",
+    "pulls_url": "/pulls{/number}",
+    "releases_url": "/releases{/id}",
+    "stargazers_url": "/stargazers",
+    "statuses_url": "/statuses/{sha}",
+    "subscribers_url": "/subscribers",
+    "subscription_url": "/subscription",
+    "tags_url": "/tags",
+    "teams_url": "/teams",
+    "trees_url": "/git/trees{/sha}",
+}
+
+
+def repository(
+    row: Row[tuple[object, ...]],
+    owner: Row[tuple[object, ...]],
+    api: str,
+    web: str,
+    permissions: dict[str, bool] | None,
+) -> dict[str, Any]:
+    full_name = f"{owner.login}/{row.name}"
+    base = f"{api}/repos/{full_name}"
+    created = timestamp(row.created_at)
+    host = web.split("://", 1)[-1]
+    body: dict[str, Any] = {
+        "id": row.id,
+        "node_id": node_id("Repository", row.id),
+        "name": row.name,
+        "full_name": full_name,
+        "owner": simple_user(owner, api, web),
+        "private": bool(row.private),
+        "visibility": "private" if row.private else "public",
+        "html_url": f"{web}/{full_name}",
+        "description": None,
+        "fork": False,
+        "url": base,
+        **{key: base + suffix for key, suffix in _REPO_LINKS.items()},
+        "clone_url": f"{web}/{full_name}.git",
+        "git_url": f"git://{host}/{full_name}.git",
+        "ssh_url": f"git@{host}:{full_name}.git",
+        "svn_url": f"{web}/{full_name}",
+        "mirror_url": None,
+        "homepage": None,
+        "language": None,
+        "default_branch": "main",
+        "forks": 0,
+        "forks_count": 0,
+        "stargazers_count": 0,
+        "watchers": 0,
+        "watchers_count": 0,
+        "size": 0,
+        "open_issues": 0,
+        "open_issues_count": 0,
+        "network_count": 0,
+        "subscribers_count": 0,
+        "has_issues": True,
+        "has_projects": False,
+        "has_wiki": False,
+        "has_pages": False,
+        "has_discussions": False,
+        "archived": False,
+        "disabled": False,
+        "license": None,
+        "topics": [],
+        "pushed_at": created,
+        "created_at": created,
+        "updated_at": created,
+    }
+    if permissions is not None:
+        body["permissions"] = permissions
+    return body

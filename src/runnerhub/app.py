@@ -1,0 +1,101 @@
+"""create_app: the only place the web application is assembled."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from runnerhub.api import accounts as account_endpoints
+from runnerhub.api.operations import (
+    GENERAL_DOCS,
+    AppState,
+    Operation,
+    Reply,
+    base_headers,
+    endpoint,
+    render,
+)
+from runnerhub.api.ratelimit import RateLimiter
+from runnerhub.api.runners import ScopeMount, runner_operations
+from runnerhub.domain import downloads
+from runnerhub.domain.models import RunnerApplication
+from runnerhub.domain.scopes import ScopeKind
+from runnerhub.settings import Settings
+from runnerhub.storage import accounts
+from runnerhub.storage.database import Database
+
+GHES_PREFIX = "/api/v3"
+
+SCOPE_MOUNTS = (
+    ScopeMount(
+        ScopeKind.ENTERPRISE,
+        "/enterprises/{enterprise}",
+        lambda conn, path: accounts.enterprise_scope(conn, path["enterprise"]),
+        "enterprise",
+        "enterprise-admin",
+    ),
+    ScopeMount(
+        ScopeKind.ORGANIZATION,
+        "/orgs/{org}",
+        lambda conn, path: accounts.organization_scope(conn, path["org"]),
+        "org",
+        "actions",
+    ),
+    ScopeMount(
+        ScopeKind.REPOSITORY,
+        "/repos/{owner}/{repo}",
+        lambda conn, path: accounts.repository_scope(conn, path["owner"], path["repo"]),
+        "repo",
+        "actions",
+    ),
+)
+
+
+def all_operations() -> list[Operation]:
+    operations = [op for mount in SCOPE_MOUNTS for op in runner_operations(mount)]
+    return operations + list(account_endpoints.OPERATIONS)
+
+
+def routes(operations: Iterable[Operation]) -> list[BaseRoute]:
+    return [
+        Route(op.path, endpoint(op), methods=[op.method], include_in_schema=False)
+        for op in operations
+    ]
+
+
+def runner_catalog(settings: Settings) -> list[RunnerApplication]:
+    if settings.runner_catalog_file is not None:
+        return downloads.catalog_from_file(settings.runner_catalog_file)
+    return downloads.default_catalog(settings.runner_version, settings.runner_download_base)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    # Unknown paths and unsupported methods both answer 404, as GitHub does (never 405).
+    body = {"message": "Not Found", "documentation_url": GENERAL_DOCS, "status": "404"}
+    return render(Reply(body, 404), base_headers("2022-11-28"))
+
+
+def create_app(settings: Settings, db: Database | None = None) -> Starlette:
+    database = db or Database(settings.resolved_database_url())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    api = routes(all_operations())
+    app = Starlette(
+        routes=[Mount(GHES_PREFIX, routes=api), *api],
+        exception_handlers={HTTPException: not_found},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.runnerhub = AppState(settings, database, RateLimiter(), runner_catalog(settings))
+    return app

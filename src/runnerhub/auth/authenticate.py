@@ -1,0 +1,70 @@
+"""From an Authorization header to a Principal, as GitHub reads it.
+
+`Bearer TOKEN`, `token TOKEN`, and Basic with the token as password (what the official
+runner's `config.sh --pat` sends) all work. Unknown, malformed and expired tokens all answer
+401 Bad credentials, so a caller learns nothing about which it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
+from runnerhub.auth.principals import (
+    Grant,
+    Principal,
+    TokenKind,
+    parse_permissions,
+    parse_scopes,
+)
+from runnerhub.auth.secrets import hash_token, matches
+from runnerhub.errors import Unauthorized
+from runnerhub.storage import tokens
+
+BAD_CREDENTIALS = "Bad credentials"
+REQUIRES_AUTHENTICATION = "Requires authentication"
+
+
+def token_from_header(header: str) -> str:
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    scheme = scheme.lower()
+    if scheme in ("bearer", "token") and value:
+        return value
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized(BAD_CREDENTIALS) from None
+        _, _, password = decoded.partition(":")
+        if password:
+            return password
+    raise Unauthorized(BAD_CREDENTIALS)
+
+
+def authenticate(conn: Connection, header: str | None, now: datetime) -> Principal | None:
+    """The principal behind the header; None for an anonymous request."""
+    if header is None:
+        return None
+    token = token_from_header(header)
+    row = tokens.api_token_by_hash(conn, hash_token(token))
+    if row is None or not matches(token, row.token_hash):
+        raise Unauthorized(BAD_CREDENTIALS)
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized(BAD_CREDENTIALS)
+    kind = TokenKind(row.kind)
+    repo_ids = frozenset[int]()
+    if kind is TokenKind.FINE_GRAINED and row.repository_selection == "selected":
+        repo_ids = tokens.api_token_repository_ids(conn, row.id)
+    grant = Grant(
+        kind=kind,
+        scopes=parse_scopes(row.scopes),
+        permissions=parse_permissions(row.permissions),
+        resource_owner_id=row.resource_owner_id,
+        repository_selection=row.repository_selection,
+        repository_ids=repo_ids,
+    )
+    return Principal(row.user_id, row.login, row.site_admin, row.id, grant)

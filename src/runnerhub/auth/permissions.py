@@ -1,0 +1,131 @@
+"""The permission vocabulary routes declare, and the one policy that checks it.
+
+A runner endpoint needs two things at once, as on GitHub:
+- the token's grant: a classic scope (`repo`, `admin:org`, `manage_runners:enterprise`) or a
+  fine-grained permission (`administration`, `organization_self_hosted_runners`) at the right
+  level, on the right resource owner;
+- the user's own role: admin of the repository, the organization (whose admins administer its
+  repositories) or owner of the enterprise.
+
+What the caller may not even see answers 404; what they can see but not administer answers 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.engine import Connection
+
+from runnerhub.auth.principals import Principal, TokenKind
+from runnerhub.domain.scopes import Scope, ScopeKind
+from runnerhub.errors import Forbidden, NotFound, Unauthorized
+from runnerhub.storage import accounts
+
+MUST_BE_ADMIN = "Must have admin rights to Repository."
+NOT_ACCESSIBLE = "Resource not accessible by personal access token"
+
+
+class Permission(StrEnum):
+    PUBLIC = "public"  # anyone; a token is optional
+    AUTHENTICATED = "authenticated"  # any valid token
+    RUNNERS_READ = "runners:read"
+    RUNNERS_WRITE = "runners:write"
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a runner endpoint at one scope kind accepts, as GitHub's headers state it."""
+
+    classic_scopes: tuple[str, ...]
+    fine_grained: str | None  # the fine-grained permission name; None: not supported
+
+    def accepted_scopes(self) -> str:
+        return ", ".join(self.classic_scopes)
+
+    def accepted_permissions(self, write: bool) -> str:
+        if self.fine_grained is None:
+            return ""
+        return f"{self.fine_grained}={'write' if write else 'read'}"
+
+
+REQUIREMENTS = {
+    ScopeKind.REPOSITORY: Requirement(("repo",), "administration"),
+    ScopeKind.ORGANIZATION: Requirement(("admin:org",), "organization_self_hosted_runners"),
+    ScopeKind.ENTERPRISE: Requirement(("manage_runners:enterprise", "admin:enterprise"), None),
+}
+
+
+def require_user(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthorized("Requires authentication")
+    return principal
+
+
+def authorize_runners(
+    conn: Connection, principal: Principal | None, scope: Scope, permission: Permission
+) -> None:
+    user = require_user(principal)
+    write = permission is Permission.RUNNERS_WRITE
+    role = accounts.role_in(conn, scope, user.user_id)
+    if not can_see(user, scope, role):
+        raise NotFound()
+    requirement = REQUIREMENTS[scope.kind]
+    refused = Forbidden(
+        MUST_BE_ADMIN,
+        accepted_scopes=requirement.accepted_scopes(),
+        accepted_permissions=requirement.accepted_permissions(write),
+    )
+    if user.grant.kind is TokenKind.CLASSIC:
+        if not _classic_grant_allows(user, scope, requirement):
+            raise refused
+    elif not _fine_grained_grant_allows(user, scope, requirement, write):
+        refused.message = NOT_ACCESSIBLE
+        raise refused
+    if role != "admin":
+        raise refused
+
+
+def can_see(user: Principal | None, scope: Scope, role: str | None) -> bool:
+    """Organizations and public repositories are visible to all; private repositories and
+    enterprises only to their people, and only through a token that reaches them."""
+    if scope.kind is ScopeKind.ORGANIZATION:
+        return True
+    if scope.kind is ScopeKind.ENTERPRISE:
+        return role is not None
+    if not scope.private:
+        return True
+    if user is None or role is None:
+        return False
+    grant = user.grant
+    if grant.kind is TokenKind.CLASSIC:
+        return "repo" in grant.scopes
+    return grant.covers_repository(scope.owner_id, scope.subject_id)
+
+
+def _classic_grant_allows(user: Principal, scope: Scope, requirement: Requirement) -> bool:
+    accepted = set(requirement.classic_scopes)
+    if scope.kind is ScopeKind.REPOSITORY and not scope.private:
+        accepted.add("public_repo")
+    return bool(accepted & user.grant.scopes)
+
+
+def _fine_grained_grant_allows(
+    user: Principal, scope: Scope, requirement: Requirement, write: bool
+) -> bool:
+    grant = user.grant
+    if requirement.fine_grained is None:
+        return False
+    if grant.permission_level(requirement.fine_grained) < (2 if write else 1):
+        return False
+    if scope.kind is ScopeKind.REPOSITORY:
+        return grant.covers_repository(scope.owner_id, scope.subject_id)
+    return grant.resource_owner_id == scope.subject_id
+
+
+def visible_role(conn: Connection, principal: Principal | None, scope: Scope) -> str | None:
+    """The caller's role in a scope they may see; NotFound when they may not see it."""
+    role = None if principal is None else accounts.role_in(conn, scope, principal.user_id)
+    if not can_see(principal, scope, role):
+        raise NotFound()
+    return role

@@ -1,0 +1,1 @@
+"""Thin commands over the same domain functions the API uses."""

@@ -1,0 +1,1 @@
+"""Decisions: what runners, labels, tokens and scopes may do. No HTTP here."""

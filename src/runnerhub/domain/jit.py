@@ -1,0 +1,113 @@
+"""Just-in-time runners: created offline and ephemeral, handed over as one config blob.
+
+The blob is GitHub's format, so the official runner's `run.sh --jitconfig` could read it: base64
+of a JSON object mapping `.runner`, `.credentials` and `.credentials_rsaparams` to the base64 of
+each file's content.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from runnerhub.domain import labels as label_rules
+from runnerhub.domain.keys import RunnerKey
+from runnerhub.domain.models import Runner
+from runnerhub.domain.runners import Clock, get_runner
+from runnerhub.domain.scopes import Scope
+from runnerhub.errors import Conflict, NotFound
+from runnerhub.storage import runners
+
+
+@dataclass(frozen=True, slots=True)
+class JitRequest:
+    name: str
+    runner_group_id: int
+    labels: list[str]
+    work_folder: str = "_work"
+
+
+@dataclass(frozen=True, slots=True)
+class JitConfig:
+    runner: Runner
+    encoded_jit_config: str
+
+
+def generate_jitconfig(
+    conn: Connection,
+    scope: Scope,
+    clock: Clock,
+    request: JitRequest,
+    key: RunnerKey,
+    server_url: str,
+) -> JitConfig:
+    label_rules.check_names(request.labels)
+    if runners.name_taken(conn, scope.id, request.name):
+        raise Conflict(f"Already exists - A runner with the name {request.name} already exists.")
+    group_id = runners.group_id(conn, scope.id, request.runner_group_id)
+    if group_id is None:
+        raise NotFound()
+    client_id = str(uuid.uuid4())
+    runner_id = runners.insert(
+        conn,
+        scope_id=scope.id,
+        group_id=group_id,
+        name=request.name,
+        os="unknown",
+        ephemeral=True,
+        work_folder=request.work_folder,
+        public_key=key.public_pem(),
+        client_id=client_id,
+        now=clock.now,
+    )
+    label_rules.attach_initial(conn, scope, runner_id, request.labels)
+    runner = get_runner(conn, scope, clock, runner_id)
+    files = runner_files(runner, request, scope, key, client_id, server_url)
+    return JitConfig(runner, _encode(files))
+
+
+def runner_files(
+    runner: Runner,
+    request: JitRequest,
+    scope: Scope,
+    key: RunnerKey,
+    client_id: str,
+    server_url: str,
+) -> dict[str, dict[str, object]]:
+    """The three files the runner keeps in its root directory."""
+    server_url = server_url.rstrip("/")
+    settings: dict[str, object] = {
+        "AgentId": str(runner.id),
+        "AgentName": runner.name,
+        "PoolId": str(request.runner_group_id),
+        "PoolName": None,
+        "ServerUrl": server_url + "/",
+        "GitHubUrl": server_url + scope.html_path,
+        "WorkFolder": request.work_folder,
+        "Ephemeral": True,
+        "DisableUpdate": True,
+        "UseV2Flow": True,
+        "ServerUrlV2": server_url + "/",
+    }
+    credentials: dict[str, object] = {
+        "Scheme": "OAuth",
+        "Data": {
+            "clientId": client_id,
+            "authorizationUrl": f"{server_url}/_apis/oauth2/token/{client_id}",
+            "requireFipsCryptography": "False",
+        },
+    }
+    return {
+        ".runner": settings,
+        ".credentials": credentials,
+        ".credentials_rsaparams": {**key.rsa_parameters()},
+    }
+
+
+def _encode(files: dict[str, dict[str, object]]) -> str:
+    inner = {name: base64.b64encode(orjson.dumps(body)).decode() for name, body in files.items()}
+    return base64.b64encode(orjson.dumps(inner)).decode()

@@ -1,0 +1,34 @@
+"""Registration and remove tokens: short-lived, bound to one scope and one purpose."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy.engine import Connection
+
+from runnerhub.auth.secrets import hash_token, runner_token
+from runnerhub.domain.models import IssuedToken
+from runnerhub.domain.scopes import Scope
+from runnerhub.storage import tokens
+
+
+class Purpose(StrEnum):
+    REGISTRATION = "registration"
+    REMOVE = "remove"
+
+
+def issue(
+    conn: Connection, scope: Scope, purpose: Purpose, now: datetime, ttl: timedelta
+) -> IssuedToken:
+    token = runner_token()
+    expires_at = now + ttl
+    tokens.insert_runner_token(
+        conn,
+        scope_id=scope.id,
+        purpose=purpose.value,
+        token_hash=hash_token(token),
+        expires_at=expires_at,
+        now=now,
+    )
+    return IssuedToken(token, expires_at)

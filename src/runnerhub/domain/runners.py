@@ -1,0 +1,77 @@
+"""Listing, reading and removing runners within one scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Row
+from sqlalchemy.engine import Connection
+
+from runnerhub.domain.liveness import status
+from runnerhub.domain.models import Label, Runner
+from runnerhub.domain.scopes import Scope
+from runnerhub.errors import NotFound, ValidationFailed
+from runnerhub.storage import labels, runners
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The moment a request is served and the liveness window it judges runners by."""
+
+    now: datetime
+    offline_after: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerPage:
+    total_count: int
+    runners: list[Runner]
+
+
+def list_runners(
+    conn: Connection, scope: Scope, clock: Clock, *, name: str | None, per_page: int, page: int
+) -> RunnerPage:
+    total = runners.count(conn, scope.id, name)
+    rows = runners.page(conn, scope.id, name, per_page, (page - 1) * per_page)
+    labels_by_runner = labels.of_runners(conn, [row.id for row in rows])
+    found = [_runner(row, labels_by_runner.get(row.id, []), clock) for row in rows]
+    return RunnerPage(total, found)
+
+
+def get_runner(conn: Connection, scope: Scope, clock: Clock, runner_id: int) -> Runner:
+    row = runners.one(conn, scope.id, runner_id)
+    if row is None:
+        raise NotFound()
+    return _runner(row, labels.of_runner(conn, runner_id), clock)
+
+
+def delete_runner(conn: Connection, scope: Scope, runner_id: int) -> None:
+    row = runners.one(conn, scope.id, runner_id, lock=True)
+    if row is None:
+        raise NotFound()
+    if row.busy:
+        # GitHub's message, stray closing quote included (seen in several clients' logs).
+        raise ValidationFailed(f'Bad request - Runner "{row.name}" is still running a job"')
+    runners.delete(conn, scope.id, runner_id)
+
+
+def locked_runner(conn: Connection, scope: Scope, runner_id: int) -> Row[tuple[object, ...]]:
+    row = runners.one(conn, scope.id, runner_id, lock=True)
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def _runner(row: Row[tuple[object, ...]], runner_labels: list[Label], clock: Clock) -> Runner:
+    return Runner(
+        id=row.id,
+        name=row.name,
+        os=row.os,
+        status=status(row.last_seen_at, clock.now, clock.offline_after),
+        busy=bool(row.busy),
+        ephemeral=bool(row.ephemeral),
+        runner_group_id=row.group_number,
+        version=row.version,
+        labels=runner_labels,
+    )

@@ -1,0 +1,49 @@
+"""Every knob runnerhub has, read once at the edge and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNNERHUB_", extra="ignore")
+
+    # Default: a SQLite file in the data directory. postgresql://... for scale-out.
+    database_url: str = ""
+    data_dir: Path = Path(".")
+
+    # Registration and remove tokens: GitHub's fixed one hour, configurable here.
+    runner_token_ttl_seconds: int = 3600
+    # Per-user REST budget per hour, as GitHub's 5,000; 60 for unauthenticated callers.
+    rate_limit_per_hour: int = 5000
+    rate_limit_unauthenticated_per_hour: int = 60
+
+    # Runner applications served by GET .../runners/downloads.
+    runner_version: str = "2.329.0"
+    runner_download_base: str = "https://github.com/actions/runner/releases/download"
+    # Optional JSON file with a full catalog (see docs/api-choices.md), e.g. for mirrors.
+    runner_catalog_file: Path | None = None
+
+    # A runner is online while it polled within this window (used from the agent issue on).
+    offline_after_seconds: int = 60
+
+    # GETs answer Cache-Control: private, max-age=N like GitHub's 60 s; ETags make
+    # revalidation free of rate-limit cost.
+    cache_max_age: int = 60
+
+    max_body_bytes: int = 1024 * 1024
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'runnerhub.db').resolve()}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain `postgresql://` form operators write and pick the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,56 @@
+"""Everything that differs between SQLite and PostgreSQL, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import Insert
+
+# WAL lets readers run beside the one writer; NORMAL is durable across application crashes
+# (not power loss), the usual trade for WAL. busy_timeout covers the CLI writing while the
+# server runs. foreign_keys is off by default in SQLite.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA cache_size=-16000",
+)
+
+WRITE = "runnerhub_write"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def prepare_engine(engine: Engine) -> None:
+    if is_sqlite(engine):
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Take transaction control from the sqlite3 module so that BEGIN is ours (see below).
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # A write transaction takes the write lock up front: a read snapshot upgraded to a write
+    # later fails with SQLITE_BUSY instead of waiting.
+    write = conn.get_execution_options().get(WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def insert_ignoring_conflicts(conn: Connection, table: Table) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING, which both dialects spell the same but build apart."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()

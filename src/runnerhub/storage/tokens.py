@@ -1,0 +1,92 @@
+"""Stored tokens: personal access tokens and runner registration/remove tokens, by hash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Row, select
+from sqlalchemy.engine import Connection
+
+from runnerhub.storage.tables import accounts, api_token_repositories, api_tokens, runner_tokens
+
+
+def api_token_by_hash(conn: Connection, token_hash: str) -> Row[tuple[object, ...]] | None:
+    query = (
+        select(
+            api_tokens,
+            accounts.c.login,
+            accounts.c.site_admin,
+        )
+        .join(accounts, accounts.c.id == api_tokens.c.user_id)
+        .where(api_tokens.c.token_hash == token_hash)
+    )
+    return conn.execute(query).first()
+
+
+def api_token_repository_ids(conn: Connection, token_id: int) -> frozenset[int]:
+    query = select(api_token_repositories.c.repo_id).where(
+        api_token_repositories.c.token_id == token_id
+    )
+    return frozenset(int(r) for r in conn.execute(query).scalars())
+
+
+def insert_api_token(
+    conn: Connection,
+    *,
+    user_id: int,
+    token_hash: str,
+    kind: str,
+    scopes: str,
+    permissions: str,
+    resource_owner_id: int | None,
+    repository_selection: str | None,
+    repository_ids: Iterable[int],
+    expires_at: datetime | None,
+    now: datetime,
+) -> int:
+    result = conn.execute(
+        api_tokens.insert().values(
+            user_id=user_id,
+            token_hash=token_hash,
+            kind=kind,
+            scopes=scopes,
+            permissions=permissions,
+            resource_owner_id=resource_owner_id,
+            repository_selection=repository_selection,
+            expires_at=expires_at,
+            created_at=now,
+        )
+    )
+    assert result.inserted_primary_key is not None
+    token_id = int(result.inserted_primary_key[0])
+    rows = [{"token_id": token_id, "repo_id": repo_id} for repo_id in repository_ids]
+    if rows:
+        conn.execute(api_token_repositories.insert(), rows)
+    return token_id
+
+
+def insert_runner_token(
+    conn: Connection,
+    *,
+    scope_id: int,
+    purpose: str,
+    token_hash: str,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    conn.execute(
+        runner_tokens.insert().values(
+            scope_id=scope_id,
+            purpose=purpose,
+            token_hash=token_hash,
+            expires_at=expires_at,
+            created_at=now,
+        )
+    )
+
+
+def runner_token_by_hash(conn: Connection, token_hash: str) -> Row[tuple[object, ...]] | None:
+    return conn.execute(
+        select(runner_tokens).where(runner_tokens.c.token_hash == token_hash)
+    ).first()
