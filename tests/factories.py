@@ -1,0 +1,152 @@
+"""Small factory functions that seed the real database through the domain layer.
+
+Names carry a per-process counter, so tests sharing one server never collide.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from runnerhub.domain import accounts
+from runnerhub.domain import labels as label_rules
+from runnerhub.domain.scopes import Scope
+from runnerhub.storage import accounts as account_rows
+from runnerhub.storage import runners
+from runnerhub.storage.database import Database
+from runnerhub.storage.tables import jobs
+
+_counter = itertools.count(1)
+_run = os.getpid()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{_run}-{next(_counter)}"
+
+
+@dataclass
+class World:
+    db: Database
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def user(self, prefix: str = "user") -> str:
+        login = unique(prefix)
+        self.db.write(lambda c: accounts.create_user(c, login, self.now()))
+        return login
+
+    def enterprise(self, owner: str) -> str:
+        slug = unique("ent")
+        self.db.write(lambda c: accounts.create_enterprise(c, slug, owner, self.now()))
+        return slug
+
+    def org(self, admin: str, *, enterprise: str | None = None, members: Sequence[str] = ()) -> str:
+        login = unique("org")
+
+        def work(conn: object) -> None:
+            accounts.create_org(conn, login, admin, self.now(), enterprise=enterprise)  # type: ignore[arg-type]
+            for member in members:
+                accounts.add_org_member(conn, login, member, "member")  # type: ignore[arg-type]
+
+        self.db.write(work)
+        return login
+
+    def repo(
+        self,
+        owner: str,
+        *,
+        admin: str | None = None,
+        private: bool = False,
+        collaborators: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        full_name = f"{owner}/{unique('repo')}"
+        self.db.write(
+            lambda c: accounts.create_repo(
+                c, full_name, self.now(), admin=admin, private=private,
+                collaborators=tuple(collaborators),
+            )
+        )
+        return full_name
+
+    def token(
+        self,
+        login: str,
+        *,
+        scopes: Sequence[str] = (),
+        permissions: Sequence[tuple[str, str]] = (),
+        org: str | None = None,
+        repos: Sequence[str] = (),
+        expires_in: timedelta | None = None,
+    ) -> str:
+        request = accounts.TokenRequest(
+            login=login,
+            scopes=tuple(scopes),
+            permissions=tuple(permissions),
+            org=org,
+            repos=tuple(repos),
+        )
+        token = self.db.write(lambda c: accounts.create_token(c, request, self.now()))
+        if expires_in is not None:
+            self._expire(token, self.now() + expires_in)
+        return token
+
+    def _expire(self, token: str, when: datetime) -> None:
+        from runnerhub.auth.secrets import hash_token
+        from runnerhub.storage.tables import api_tokens
+
+        self.db.write(
+            lambda c: c.execute(
+                api_tokens.update()
+                .where(api_tokens.c.token_hash == hash_token(token))
+                .values(expires_at=when)
+            )
+        )
+
+    def scope(self, kind: str, name: str) -> Scope:
+        def find(conn: object) -> Scope | None:
+            if kind == "enterprise":
+                return account_rows.enterprise_scope(conn, name)  # type: ignore[arg-type]
+            if kind == "org":
+                return account_rows.organization_scope(conn, name)  # type: ignore[arg-type]
+            owner, _, repo = name.partition("/")
+            return account_rows.repository_scope(conn, owner, repo)  # type: ignore[arg-type]
+
+        found = self.db.read(find)
+        assert found is not None
+        return found
+
+    def runners(
+        self, scope: Scope, count: int, labels: Sequence[str] = ("self-hosted", "Linux", "X64")
+    ) -> list[int]:
+        """Registered-looking runners, inserted directly (no key generation): fast seeding."""
+
+        def work(conn: object) -> list[int]:
+            group = runners.group_id(conn, scope.id, 1)  # type: ignore[arg-type]
+            assert group is not None
+            ids = []
+            for _ in range(count):
+                runner_id = runners.insert(
+                    conn,  # type: ignore[arg-type]
+                    scope_id=scope.id, group_id=group, name=unique("runner"), os="linux",
+                    ephemeral=False, work_folder="_work", public_key=None, client_id=None,
+                    now=self.now(),
+                )
+                label_rules.attach_initial(conn, scope, runner_id, labels)  # type: ignore[arg-type]
+                ids.append(runner_id)
+            return ids
+
+        return self.db.write(work)
+
+    def start_job(self, scope: Scope, runner_id: int) -> None:
+        self.db.write(
+            lambda c: c.execute(
+                jobs.insert().values(
+                    scope_id=scope.id, runner_id=runner_id, status="in_progress",
+                    created_at=self.now(), started_at=self.now(),
+                )
+            )
+        )
