@@ -39,7 +39,9 @@ def of_runner(conn: Connection, runner_id: int) -> list[Label]:
 def ensure(conn: Connection, scope_id: int, names: Iterable[str]) -> dict[str, int]:
     """Label ids by case-folded name, creating the labels the scope does not have yet.
     The first spelling a scope sees is the one it keeps."""
-    wanted = {name.lower(): name for name in names}
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted.setdefault(name.lower(), name)
     if not wanted:
         return {}
     rows = [
