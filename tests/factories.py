@@ -66,7 +66,11 @@ class World:
         full_name = f"{owner}/{unique('repo')}"
         self.db.write(
             lambda c: accounts.create_repo(
-                c, full_name, self.now(), admin=admin, private=private,
+                c,
+                full_name,
+                self.now(),
+                admin=admin,
+                private=private,
                 collaborators=tuple(collaborators),
             )
         )
@@ -131,8 +135,14 @@ class World:
             for _ in range(count):
                 runner_id = runners.insert(
                     conn,  # type: ignore[arg-type]
-                    scope_id=scope.id, group_id=group, name=unique("runner"), os="linux",
-                    ephemeral=False, work_folder="_work", public_key=None, client_id=None,
+                    scope_id=scope.id,
+                    group_id=group,
+                    name=unique("runner"),
+                    os="linux",
+                    ephemeral=False,
+                    work_folder="_work",
+                    public_key=None,
+                    client_id=None,
                     now=self.now(),
                 )
                 label_rules.attach_initial(conn, scope, runner_id, labels)  # type: ignore[arg-type]
@@ -145,8 +155,11 @@ class World:
         self.db.write(
             lambda c: c.execute(
                 jobs.insert().values(
-                    scope_id=scope.id, runner_id=runner_id, status="in_progress",
-                    created_at=self.now(), started_at=self.now(),
+                    scope_id=scope.id,
+                    runner_id=runner_id,
+                    status="in_progress",
+                    created_at=self.now(),
+                    started_at=self.now(),
                 )
             )
         )

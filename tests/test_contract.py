@@ -17,9 +17,7 @@ KINDS = ("enterprise", "org", "repo")
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_runner_operation(
-    client: httpx.Client, world: World, kind: str, prefix: str
-) -> None:
+def test_every_runner_operation(client: httpx.Client, world: World, kind: str, prefix: str) -> None:
     admin = world.user()
     token = world.token(admin, scopes=ALL_SCOPES)
     _, base = scope_path(world, kind, admin)

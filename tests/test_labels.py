@@ -18,8 +18,12 @@ def runner(world: World) -> dict[str, str]:
     ids = world.runners(world.scope("org", org), 2)
     token = world.token(admin, scopes=["admin:org"])
     base = f"/orgs/{org}/actions/runners"
-    return {"token": token, "labels": f"{base}/{ids[0]}/labels",
-            "other": f"{base}/{ids[1]}/labels", "org": org}
+    return {
+        "token": token,
+        "labels": f"{base}/{ids[0]}/labels",
+        "other": f"{base}/{ids[1]}/labels",
+        "org": org,
+    }
 
 
 def call(client: httpx.Client, method: str, path: str, token: str, **kw: object) -> httpx.Response:
@@ -36,8 +40,12 @@ def test_add_is_idempotent_case_insensitive_and_keeps_display_case(
     path, token = runner["labels"], runner["token"]
     first = call(client, "POST", path, token, json={"labels": ["GPU", "gpu", "linux"]})
     assert first.status_code == 200
-    assert names(first) == {"self-hosted": "read-only", "Linux": "read-only",
-                            "X64": "read-only", "GPU": "custom"}
+    assert names(first) == {
+        "self-hosted": "read-only",
+        "Linux": "read-only",
+        "X64": "read-only",
+        "GPU": "custom",
+    }
     again = call(client, "POST", path, token, json={"labels": ["gpu"]})
     assert again.json() == first.json()
 

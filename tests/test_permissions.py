@@ -11,6 +11,8 @@ import pytest
 from tests.factories import World
 from tests.helpers import ALL_SCOPES, auth
 
+ORG_RUNNERS = "organization_self_hosted_runners"
+
 
 def status(client: httpx.Client, method: str, path: str, headers: dict[str, str]) -> int:
     return client.request(method, path, headers=headers).status_code
@@ -21,8 +23,14 @@ def org_setup(world: World) -> dict[str, str]:
     admin, member, outsider = world.user(), world.user(), world.user()
     org = world.org(admin, members=[member])
     runner = world.runners(world.scope("org", org), 1)[0]
-    return {"admin": admin, "member": member, "outsider": outsider, "org": org,
-            "runners": f"/orgs/{org}/actions/runners", "runner": str(runner)}
+    return {
+        "admin": admin,
+        "member": member,
+        "outsider": outsider,
+        "org": org,
+        "runners": f"/orgs/{org}/actions/runners",
+        "runner": str(runner),
+    }
 
 
 def test_no_token_bad_token_expired_token(
@@ -70,14 +78,16 @@ def test_fine_grained_read_versus_write(
     client: httpx.Client, world: World, org_setup: dict[str, str]
 ) -> None:
     admin, org = org_setup["admin"], org_setup["org"]
-    reader = world.token(admin, permissions=[("organization_self_hosted_runners", "read")], org=org)
-    writer = world.token(admin, permissions=[("organization_self_hosted_runners", "write")], org=org)
+    reader = world.token(admin, permissions=[(ORG_RUNNERS, "read")], org=org)
+    writer = world.token(admin, permissions=[(ORG_RUNNERS, "write")], org=org)
     path = org_setup["runners"]
     assert status(client, "GET", path, auth(reader)) == 200
     refused = client.post(f"{path}/registration-token", headers=auth(reader))
     assert refused.status_code == 403
     assert refused.json()["message"] == "Resource not accessible by personal access token"
-    assert refused.headers["X-Accepted-GitHub-Permissions"] == "organization_self_hosted_runners=write"
+    assert (
+        refused.headers["X-Accepted-GitHub-Permissions"] == "organization_self_hosted_runners=write"
+    )
     assert status(client, "POST", f"{path}/registration-token", auth(writer)) == 201
 
 
@@ -86,7 +96,7 @@ def test_fine_grained_token_reaches_only_its_owner(
 ) -> None:
     admin = org_setup["admin"]
     other = world.org(admin)
-    token = world.token(admin, permissions=[("organization_self_hosted_runners", "write")], org=other)
+    token = world.token(admin, permissions=[(ORG_RUNNERS, "write")], org=other)
     assert status(client, "GET", org_setup["runners"], auth(token)) == 403
 
 
@@ -109,7 +119,7 @@ def test_enterprise_refuses_fine_grained_and_hides_from_strangers(
     slug = world.enterprise(owner)
     path = f"/enterprises/{slug}/actions/runners"
     org = world.org(owner, enterprise=slug)
-    fine = world.token(owner, permissions=[("organization_self_hosted_runners", "write")], org=org)
+    fine = world.token(owner, permissions=[(ORG_RUNNERS, "write")], org=org)
     assert status(client, "GET", path, auth(fine)) == 403
     assert status(client, "GET", path, auth(world.token(stranger, scopes=ALL_SCOPES))) == 404
     assert status(client, "GET", path, auth(world.token(owner, scopes=["admin:org"]))) == 403
@@ -123,7 +133,9 @@ def test_private_repository_is_invisible_to_outsiders(client: httpx.Client, worl
     assert status(client, "GET", path, auth(world.token(owner, scopes=["repo"]))) == 200
     assert status(client, "GET", path, auth(world.token(reader, scopes=["repo"]))) == 403
     assert status(client, "GET", path, auth(world.token(outsider, scopes=["repo"]))) == 404
-    assert status(client, "GET", f"/repos/{repo}", auth(world.token(outsider, scopes=["repo"]))) == 404
+    assert (
+        status(client, "GET", f"/repos/{repo}", auth(world.token(outsider, scopes=["repo"]))) == 404
+    )
     # Without the repo scope a classic token cannot see private repositories at all.
     assert status(client, "GET", path, auth(world.token(owner, scopes=["public_repo"]))) == 404
 
@@ -144,12 +156,17 @@ def test_runner_of_another_scope_is_not_found(client: httpx.Client, world: World
     for method in ("GET", "DELETE"):
         path = f"/orgs/{mine}/actions/runners/{runner}"
         assert status(client, method, path, auth(token)) == 404
-    assert status(client, "GET", f"/orgs/{mine}/actions/runners/{runner}/labels", auth(token)) == 404
+    assert (
+        status(client, "GET", f"/orgs/{mine}/actions/runners/{runner}/labels", auth(token)) == 404
+    )
     assert status(client, "GET", f"/orgs/{theirs}/actions/runners/{runner}", auth(token)) == 200
 
 
 def test_unknown_scopes_are_not_found(client: httpx.Client, world: World) -> None:
     token = world.token(world.user(), scopes=ALL_SCOPES)
-    for path in ("/orgs/nope-x/actions/runners", "/repos/nope/x/actions/runners",
-                 "/enterprises/nope-x/actions/runners"):
+    for path in (
+        "/orgs/nope-x/actions/runners",
+        "/repos/nope/x/actions/runners",
+        "/enterprises/nope-x/actions/runners",
+    ):
         assert status(client, "GET", path, auth(token)) == 404

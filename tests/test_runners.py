@@ -28,7 +28,9 @@ def org_admin(world: World) -> dict[str, str]:
 
 def jit(client: httpx.Client, ctx: dict[str, str], **body: object) -> httpx.Response:
     payload = {"name": "jit", "runner_group_id": 1, "labels": ["self-hosted", "gpu"], **body}
-    return client.post(f"{ctx['base']}/generate-jitconfig", json=payload, headers=auth(ctx["token"]))
+    return client.post(
+        f"{ctx['base']}/generate-jitconfig", json=payload, headers=auth(ctx["token"])
+    )
 
 
 def decode(blob: str) -> dict[str, dict[str, object]]:
@@ -44,9 +46,15 @@ def test_jit_blob_has_the_official_runner_shape(
     body = response.json()
     runner = body["runner"]
     assert (runner["os"], runner["status"], runner["busy"], runner["ephemeral"]) == (
-        "unknown", "offline", False, True)
+        "unknown",
+        "offline",
+        False,
+        True,
+    )
     assert [(lb["name"], lb["type"]) for lb in runner["labels"]] == [
-        ("self-hosted", "read-only"), ("gpu", "custom")]
+        ("self-hosted", "read-only"),
+        ("gpu", "custom"),
+    ]
     files = decode(body["encoded_jit_config"])
     assert set(files) == {".runner", ".credentials", ".credentials_rsaparams"}
     assert files[".runner"]["AgentId"] == str(runner["id"])
@@ -60,11 +68,18 @@ def test_jit_blob_has_the_official_runner_shape(
 
     public = rsa.RSAPublicNumbers(number("exponent"), number("modulus"))
     private = rsa.RSAPrivateNumbers(
-        number("p"), number("q"), number("d"), number("dp"), number("dq"), number("inverseQ"),
+        number("p"),
+        number("q"),
+        number("d"),
+        number("dp"),
+        number("dq"),
+        number("inverseQ"),
         public,
     ).private_key()
     stored = world.db.read(
-        lambda c: c.execute(select(runners.c.public_key).where(runners.c.id == runner["id"])).scalar()
+        lambda c: c.execute(
+            select(runners.c.public_key).where(runners.c.id == runner["id"])
+        ).scalar()
     )
     mine = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -131,8 +146,9 @@ def test_runner_tokens_are_random_hashed_and_bound(
     client: httpx.Client, world: World, org_admin: dict[str, str]
 ) -> None:
     issued = {
-        client.post(f"{org_admin['base']}/registration-token", headers=auth(org_admin["token"]))
-        .json()["token"]
+        client.post(
+            f"{org_admin['base']}/registration-token", headers=auth(org_admin["token"])
+        ).json()["token"]
         for _ in range(5)
     }
     assert len(issued) == 5
@@ -151,8 +167,9 @@ def test_runner_tokens_are_random_hashed_and_bound(
 
 def test_remove_token_expiry_format(client: httpx.Client, org_admin: dict[str, str]) -> None:
     body = client.post(
-        f"{org_admin['base']}/remove-token", headers={**auth(org_admin["token"]),
-                                                      "Content-Type": "text/plain"}, content=b"",
+        f"{org_admin['base']}/remove-token",
+        headers={**auth(org_admin["token"]), "Content-Type": "text/plain"},
+        content=b"",
     ).json()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", body["expires_at"])
 
