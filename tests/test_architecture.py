@@ -1,0 +1,69 @@
+"""Rules a tool can check: every route declares a permission, operation ids and paths are
+GitHub's, the domain knows no HTTP, and the migrations have one head."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+
+from runnerhub.app import GHES_PREFIX, all_operations, create_app
+from runnerhub.auth.permissions import Permission
+from runnerhub.settings import Settings
+from runnerhub.storage.database import Database
+from runnerhub.storage.migrate import alembic_config
+from tests.contract import spec, spec_for, template_of
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "runnerhub"
+
+
+def test_every_route_declares_a_permission() -> None:
+    operations = all_operations()
+    assert len([op for op in operations if op.scope_kind is not None]) == 36
+    for op in operations:
+        assert isinstance(op.permission, Permission), op.operation_id
+        if op.scope_kind is not None:
+            expected = Permission.RUNNERS_READ if op.method == "GET" else Permission.RUNNERS_WRITE
+            assert op.permission is expected, op.operation_id
+            assert op.resolve is not None, op.operation_id
+
+
+def test_every_route_is_mounted_at_both_prefixes(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    app = create_app(settings, Database(f"sqlite:///{tmp_path / 'x.db'}"))
+    paths = {getattr(route, "path", "") for route in app.routes}
+    assert GHES_PREFIX in paths
+    for op in all_operations():
+        assert op.path in paths, op.path
+
+
+@pytest.mark.parametrize("op", all_operations(), ids=lambda op: op.operation_id)
+def test_operation_matches_githubs_description(op: object) -> None:
+    path = op.path.replace(":int", "").replace(":path", "")  # type: ignore[attr-defined]
+    name = spec_for(path)
+    template = template_of(name, path)
+    described = spec(name)["paths"][template][op.method.lower()]  # type: ignore[attr-defined]
+    assert described["operationId"] == op.operation_id  # type: ignore[attr-defined]
+
+
+def test_domain_and_storage_know_no_http() -> None:
+    for package in ("domain", "storage", "auth"):
+        for module in (SRC / package).rglob("*.py"):
+            tree = ast.parse(module.read_text())
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                for name in names:
+                    assert not name.startswith(("starlette", "fastapi", "runnerhub.api")), (
+                        f"{module} imports {name}"
+                    )
+
+
+def test_migrations_have_a_single_head(tmp_path: Path) -> None:
+    config = alembic_config(Database(f"sqlite:///{tmp_path / 'x.db'}"))
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
