@@ -182,3 +182,21 @@ def test_enterprise_by_numeric_id(client: httpx.Client, world: World) -> None:
     by_id = client.get(f"/enterprises/{scope.subject_id}/actions/runners", headers=auth(token))
     by_slug = client.get(f"/enterprises/{slug.upper()}/actions/runners", headers=auth(token))
     assert by_id.status_code == by_slug.status_code == 200
+
+
+def test_concurrent_jit_with_one_name_gives_one_runner_and_409s(
+    server: object, org_admin: dict[str, str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = server.url  # type: ignore[attr-defined]
+    payload = {"name": "race", "runner_group_id": 1, "labels": ["x"]}
+
+    def make(_: int) -> int:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            path = f"{org_admin['base']}/generate-jitconfig"
+            return http.post(path, json=payload, headers=auth(org_admin["token"])).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(make, range(6)))
+    assert statuses == [201, 409, 409, 409, 409, 409]

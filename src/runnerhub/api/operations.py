@@ -11,6 +11,7 @@ For each request, inside one database transaction:
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from runnerhub.errors import (
 )
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API_VERSION = "2022-11-28"
 # The runner endpoints are identical in both versions; 2026-03-10 only drops fields that
@@ -142,6 +145,10 @@ def endpoint(operation: Operation) -> Callable[[Request], Any]:
             reply = _conditional(request, state, operation, incoming, reply)
         except RunnerhubError as error:
             reply = error_reply(error, operation.docs_url)
+        except Exception:
+            # Never a bare traceback page: GitHub's own body for an unexpected failure.
+            log.exception("unhandled error in %s", operation.operation_id)
+            reply = Reply({"message": "Server Error", "status": "500"}, 500)
         headers = base_headers(incoming.api_version if incoming else DEFAULT_API_VERSION)
         headers.update(incoming.headers if incoming else {})
         headers.update(reply.headers)

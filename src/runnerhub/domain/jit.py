@@ -46,13 +46,33 @@ def generate_jitconfig(
     server_url: str,
 ) -> JitConfig:
     label_rules.check_names(request.labels)
+    taken = Conflict(f"Already exists - A runner with the name {request.name} already exists.")
     if runners.name_taken(conn, scope.id, request.name):
-        raise Conflict(f"Already exists - A runner with the name {request.name} already exists.")
+        raise taken
     group_id = runners.group_id(conn, scope.id, request.runner_group_id)
     if group_id is None:
         raise NotFound()
     client_id = str(uuid.uuid4())
-    runner_id = runners.insert(
+    try:
+        runner_id = _insert(conn, scope, group_id, request, key, client_id, clock)
+    except runners.NameTaken:
+        raise taken from None
+    label_rules.attach_initial(conn, scope, runner_id, request.labels)
+    runner = get_runner(conn, scope, clock, runner_id)
+    files = runner_files(runner, request, scope, key, client_id, server_url)
+    return JitConfig(runner, _encode(files))
+
+
+def _insert(
+    conn: Connection,
+    scope: Scope,
+    group_id: int,
+    request: JitRequest,
+    key: RunnerKey,
+    client_id: str,
+    clock: Clock,
+) -> int:
+    return runners.insert(
         conn,
         scope_id=scope.id,
         group_id=group_id,
@@ -64,10 +84,6 @@ def generate_jitconfig(
         client_id=client_id,
         now=clock.now,
     )
-    label_rules.attach_initial(conn, scope, runner_id, request.labels)
-    runner = get_runner(conn, scope, clock, runner_id)
-    files = runner_files(runner, request, scope, key, client_id, server_url)
-    return JitConfig(runner, _encode(files))
 
 
 def runner_files(

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Row, exists, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from runnerhub.storage.tables import jobs, runner_groups, runners
 
@@ -24,6 +25,11 @@ _columns = (
     runner_groups.c.number.label("group_number"),
     _busy,
 )
+
+
+class NameTaken(Exception):
+    """Another runner of the scope has this name (case-insensitively)."""
+
 
 _from = runners.join(runner_groups, runner_groups.c.id == runners.c.group_id)
 
@@ -88,20 +94,26 @@ def insert(
     client_id: str | None,
     now: datetime,
 ) -> int:
-    result = conn.execute(
-        runners.insert().values(
-            scope_id=scope_id,
-            group_id=group_id,
-            name=name,
-            name_lower=name.lower(),
-            os=os,
-            ephemeral=ephemeral,
-            work_folder=work_folder,
-            public_key=public_key,
-            client_id=client_id,
-            created_at=now,
-        )
+    """Insert a runner; NameTaken when a concurrent request won the name first."""
+    statement = runners.insert().values(
+        scope_id=scope_id,
+        group_id=group_id,
+        name=name,
+        name_lower=name.lower(),
+        os=os,
+        ephemeral=ephemeral,
+        work_folder=work_folder,
+        public_key=public_key,
+        client_id=client_id,
+        created_at=now,
     )
+    try:
+        with conn.begin_nested():
+            result = conn.execute(statement)
+    except IntegrityError as error:
+        if name_taken(conn, scope_id, name):
+            raise NameTaken(name) from error
+        raise
     assert result.inserted_primary_key is not None
     return int(result.inserted_primary_key[0])
 
