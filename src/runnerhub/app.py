@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -12,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from runnerhub.api import accounts as account_endpoints
+from runnerhub.api import agent_protocol
 from runnerhub.api.operations import (
     GENERAL_DOCS,
     AppState,
@@ -23,7 +27,7 @@ from runnerhub.api.operations import (
 )
 from runnerhub.api.ratelimit import RateLimiter
 from runnerhub.api.runners import ScopeMount, runner_operations
-from runnerhub.domain import downloads
+from runnerhub.domain import cleanup, downloads
 from runnerhub.domain.models import RunnerApplication
 from runnerhub.domain.scopes import ScopeKind
 from runnerhub.settings import Settings
@@ -59,7 +63,7 @@ SCOPE_MOUNTS = (
 
 def all_operations() -> list[Operation]:
     operations = [op for mount in SCOPE_MOUNTS for op in runner_operations(mount)]
-    return operations + list(account_endpoints.OPERATIONS)
+    return operations + list(account_endpoints.OPERATIONS) + list(agent_protocol.OPERATIONS)
 
 
 def routes(operations: Iterable[Operation]) -> list[BaseRoute]:
@@ -81,12 +85,30 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return render(Reply(body, 404), base_headers("2022-11-28"))
 
 
+async def sweep_stale_runners(settings: Settings, db: Database) -> None:
+    offline = timedelta(seconds=settings.remove_offline_after_seconds)
+    ephemeral = timedelta(seconds=settings.remove_offline_ephemeral_after_seconds)
+    while True:
+        try:
+            await db.run(
+                lambda conn: cleanup.remove_stale_runners(
+                    conn, datetime.now(UTC), offline=offline, ephemeral_offline=ephemeral
+                ),
+                write=True,
+            )
+        except Exception:  # a failed sweep is retried next round; serving goes on
+            logging.getLogger(__name__).exception("removing stale runners failed")
+        await asyncio.sleep(settings.cleanup_interval_seconds)
+
+
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database(settings.resolved_database_url())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(sweep_stale_runners(settings, database))
         yield
+        sweeper.cancel()
         if db is None:
             database.dispose()
 

@@ -26,14 +26,23 @@ class Settings(BaseSettings):
     # Optional JSON file with a full catalog (see docs/api-choices.md), e.g. for mirrors.
     runner_catalog_file: Path | None = None
 
-    # A runner is online while it polled within this window (used from the agent issue on).
+    # A runner is online while its session polled within this window. The server holds a
+    # long poll for at most half of it (and never more than 50 s, like GitHub's).
     offline_after_seconds: int = 60
+    # Offline runners are removed after these, as on GitHub (14 days; ephemeral: 1 day).
+    remove_offline_after_seconds: int = 14 * 24 * 3600
+    remove_offline_ephemeral_after_seconds: int = 24 * 3600
+    cleanup_interval_seconds: int = 600
 
     # GETs answer Cache-Control: private, max-age=N like GitHub's 60 s; ETags make
     # revalidation free of rate-limit cost.
     cache_max_age: int = 60
 
     max_body_bytes: int = 1024 * 1024
+
+    @property
+    def long_poll_seconds(self) -> float:
+        return min(50.0, self.offline_after_seconds / 2)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

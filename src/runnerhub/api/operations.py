@@ -10,10 +10,11 @@ For each request, inside one database transaction:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -27,7 +28,13 @@ from starlette.responses import Response
 
 from runnerhub.api.ratelimit import Budget, RateLimiter
 from runnerhub.auth.authenticate import authenticate
-from runnerhub.auth.permissions import REQUIREMENTS, Permission, authorize_runners, require_user
+from runnerhub.auth.permissions import (
+    AGENT_PERMISSIONS,
+    REQUIREMENTS,
+    Permission,
+    authorize_runners,
+    require_user,
+)
 from runnerhub.auth.principals import Principal, TokenKind
 from runnerhub.domain.keys import RunnerKey
 from runnerhub.domain.models import RunnerApplication
@@ -62,6 +69,7 @@ class AppState:
     db: Database
     limiter: RateLimiter
     catalog: list[RunnerApplication]
+    mailboxes: Mailboxes = field(default_factory=lambda: Mailboxes())
 
 
 @dataclass(slots=True)
@@ -82,6 +90,7 @@ class Call:
     api_version: str
     budget_key: str
     budget_limit: int
+    authorization: str | None = None
     runner_key: RunnerKey | None = None
 
     @property
@@ -95,6 +104,8 @@ class Reply:
     body: Any = None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    # Work to await after the transaction commits (a long poll), giving the final reply.
+    then: Callable[[], Awaitable[Reply]] | None = None
 
 
 Handler = Callable[[Call], Reply]
@@ -112,10 +123,11 @@ class Operation:
     docs_url: str = GENERAL_DOCS
     needs_runner_key: bool = False  # made off the event loop, after a permission preflight
     rate_limited: bool = True
+    records: bool = False  # a GET that writes (the agent's heartbeat poll)
 
     @property
     def writes(self) -> bool:
-        return self.method != "GET"
+        return self.records or self.method != "GET"
 
 
 @dataclass(slots=True)
@@ -169,7 +181,10 @@ async def _serve(state: AppState, operation: Operation, incoming: Incoming) -> R
         call.runner_key = key
         return operation.handler(call)
 
-    return await state.db.run(work, write=operation.writes)
+    reply = await state.db.run(work, write=operation.writes)
+    if reply.then is not None:
+        reply = await reply.then()
+    return reply
 
 
 def _gate(
@@ -177,14 +192,19 @@ def _gate(
 ) -> Call:
     settings = state.settings
     now = datetime.now(UTC)
-    principal = authenticate(conn, incoming.authorization, now)
+    agent = operation.permission in AGENT_PERMISSIONS
+    # Agents authenticate with runner credentials, checked by their handlers; they poll
+    # all day, so the REST budget does not apply to them.
+    principal = None if agent else authenticate(conn, incoming.authorization, now)
     if incoming.api_version not in API_VERSIONS:
         raise BadRequest(unsupported_version_message(incoming.api_version))
     if principal is not None and principal.grant.kind is TokenKind.CLASSIC:
         incoming.headers["X-OAuth-Scopes"] = ", ".join(sorted(principal.grant.scopes))
-    budget_key, budget_limit = _spend_budget(
-        state.limiter, settings, principal, incoming, now, spend=spend
-    )
+    budget_key, budget_limit = "", 0
+    if not agent:
+        budget_key, budget_limit = _spend_budget(
+            state.limiter, settings, principal, incoming, now, spend=spend
+        )
     scope = None
     if operation.scope_kind is not None:
         requirement = REQUIREMENTS[operation.scope_kind]
@@ -216,6 +236,7 @@ def _gate(
         api_version=incoming.api_version,
         budget_key=budget_key,
         budget_limit=budget_limit,
+        authorization=incoming.authorization,
     )
 
 
@@ -247,6 +268,31 @@ def _spend_budget(
     if not allowed:
         raise RateLimited(exhausted)
     return key, limit
+
+
+class Mailboxes:
+    """Where long polls wait. A session's poll wakes when something is posted for it or the
+    session closes; otherwise it times out. In-process for now: several server instances
+    will signal each other through the database."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    async def wait(self, session_id: str, timeout: float) -> bool:
+        event = self._events.setdefault(session_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            if self._events.get(session_id) is event and not event.is_set():
+                del self._events[session_id]
+
+    def wake(self, session_id: str) -> None:
+        event = self._events.pop(session_id, None)
+        if event is not None:
+            event.set()
 
 
 def budget_of(call: Call) -> Budget:

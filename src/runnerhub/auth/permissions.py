@@ -31,6 +31,15 @@ class Permission(StrEnum):
     AUTHENTICATED = "authenticated"  # any valid token
     RUNNERS_READ = "runners:read"
     RUNNERS_WRITE = "runners:write"
+    # The runner protocol: the agent authenticates itself, not a user.
+    RUNNER_TOKEN = "runner:token"  # noqa: S105 (RemoteAuth with a registration/remove token)
+    RUNNER_CREDENTIALS = "runner:credentials"  # a JWT signed by the runner's key
+    RUNNER_SESSION = "runner:session"  # a runner access token
+
+
+AGENT_PERMISSIONS = frozenset(
+    {Permission.RUNNER_TOKEN, Permission.RUNNER_CREDENTIALS, Permission.RUNNER_SESSION}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,15 @@ def run_serve(args: argparse.Namespace) -> int:
     migrate.upgrade(db)
     app = create_app(settings, db)
     print(f"runnerhub: serving http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    # Long polls must not hold a shutdown up: agents reconnect by themselves.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
     db.dispose()
     return 0
 

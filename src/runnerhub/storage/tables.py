@@ -159,6 +159,9 @@ runners = Table(
     Column("client_id", String(36), unique=True),  # OAuth client id in the runner's credentials
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_seen_at", UTCDateTime()),
+    # The agent's one live session; online = a session that polled within the window.
+    Column("session_id", String(36), unique=True),
+    Column("session_started_at", UTCDateTime()),
     UniqueConstraint("scope_id", "name_lower"),
     Index(None, "scope_id", "id"),
 )
@@ -208,4 +211,14 @@ jobs = Table(
     Column("started_at", UTCDateTime()),
     Column("completed_at", UTCDateTime()),
     Index(None, "runner_id", "status"),
+)
+
+# Short-lived bearer tokens the agent gets by proving it holds its registered key.
+runner_access_tokens = Table(
+    "runner_access_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("runner_id", Id, ForeignKey("runners.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "runner_id"),
 )

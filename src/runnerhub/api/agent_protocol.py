@@ -1,0 +1,180 @@
+"""The runner protocol: how an agent registers, authenticates, holds its session and leaves.
+
+Shapes follow the official runner's registration flow where GitHub has one
+(`POST /actions/runner-registration` with `Authorization: RemoteAuth TOKEN`). Documented with
+examples in docs/runner-protocol.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from runnerhub.api import bodies, wire
+from runnerhub.api.operations import Call, Operation, Reply
+from runnerhub.auth.permissions import Permission
+from runnerhub.domain import agent_sessions, registration, runners
+from runnerhub.domain.registration import EVENTS, Registration
+from runnerhub.domain.runner_tokens import Purpose
+from runnerhub.errors import BadRequest, Unauthorized, ValidationFailed
+
+PROTOCOL_DOCS = "https://docs.github.com/rest/actions/self-hosted-runners"
+
+
+def _remote_auth(call: Call) -> str:
+    scheme, _, token = (call.authorization or "").partition(" ")
+    if scheme != "RemoteAuth" or not token.strip():
+        raise Unauthorized("Requires `Authorization: RemoteAuth <registration or remove token>`.")
+    return token.strip()
+
+
+def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ValidationFailed(f"Invalid request.\n\n`{key}` must be a non-empty string.")
+    return value
+
+
+def trade_token(call: Call) -> Reply:
+    body = bodies.json_object(call.body)
+    event = _text(body, "runner_event", "register")
+    if event not in EVENTS:
+        raise ValidationFailed("Invalid request.\n\n`runner_event` is register or remove.")
+    token = _remote_auth(call)
+    registration.redeem(call.conn, token, EVENTS[event], _text(body, "url"), call.clock.now)
+    reply = {
+        "url": call.web_url,
+        "token_schema": "OAuthAccessToken",
+        "token": token,
+        "use_v2_flow": True,
+    }
+    return Reply(reply)
+
+
+def register_runner(call: Call) -> Reply:
+    body = bodies.json_object(call.body)
+    now = call.clock.now
+    scope = registration.redeem(
+        call.conn, _remote_auth(call), Purpose.REGISTRATION, _text(body, "url"), now
+    )
+    request = Registration(
+        url=_text(body, "url"),
+        name=_text(body, "name"),
+        public_key=_text(body, "public_key"),
+        labels=_names(body, "labels"),
+        read_only_labels=_names(body, "read_only_labels"),
+        runner_group=_text(body, "runner_group", "Default"),
+        ephemeral=body.get("ephemeral") is True,
+        replace=body.get("replace") is True,
+        work_folder=_text(body, "work_folder", "_work"),
+        os=_text(body, "os", "linux"),
+        version=body.get("version") if isinstance(body.get("version"), str) else None,
+    )
+    done = registration.register(call.conn, scope, request, now)
+    runner = runners.get_runner(call.conn, scope, call.clock, done.runner_id)
+    base = call.web_url
+    authorization = {
+        "authorization_url": f"{base}/_apis/oauth2/token/{done.client_id}",
+        "server_url": base + "/",
+        "client_id": done.client_id,
+    }
+    return Reply({**wire.runner(runner), "authorization": authorization}, 201)
+
+
+def _names(body: dict[str, Any], key: str) -> list[str]:
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationFailed(f"Invalid request.\n\n`{key}` must be a list of strings.")
+    return value
+
+
+def remove_runner(call: Call) -> Reply:
+    body = bodies.json_object(call.body)
+    scope = registration.redeem(
+        call.conn, _remote_auth(call), Purpose.REMOVE, _text(body, "url"), call.clock.now
+    )
+    registration.remove(call.conn, scope, int(call.path["runner_id"]))
+    return Reply(None, 204)
+
+
+def exchange_assertion(call: Call) -> Reply:
+    form = {k: v[0] for k, v in parse_qs(call.body.decode(errors="replace")).items()}
+    if form.get("grant_type") != "client_credentials" or (
+        form.get("client_assertion_type") != agent_sessions.ASSERTION_TYPE
+    ):
+        raise BadRequest("unsupported_grant_type: use client_credentials with a JWT assertion")
+    token, expires_in = agent_sessions.issue_access_token(
+        call.conn,
+        call.path["client_id"],
+        form.get("client_assertion", ""),
+        call.url,
+        call.clock.now,
+    )
+    return Reply({"access_token": token, "token_type": "bearer", "expires_in": expires_in})
+
+
+def create_session(call: Call) -> Reply:
+    runner_id = agent_sessions.runner_of(call.conn, call.authorization, call.clock.now)
+    session_id = agent_sessions.open_session(
+        call.conn, runner_id, call.clock.now, call.clock.offline_after
+    )
+    return Reply({"sessionId": session_id, "runnerId": runner_id}, 201)
+
+
+def delete_session(call: Call) -> Reply:
+    runner_id = agent_sessions.runner_of(call.conn, call.authorization, call.clock.now)
+    session_id = call.path["session_id"]
+    agent_sessions.close_session(call.conn, runner_id, session_id)
+    mailboxes = call.state.mailboxes
+
+    async def wake_the_poll() -> Reply:
+        mailboxes.wake(session_id)
+        return Reply(None, 204)
+
+    return Reply(None, 204, then=wake_the_poll)
+
+
+def poll_messages(call: Call) -> Reply:
+    """The long poll that is also the heartbeat: answered 202 with no message when nothing
+    arrives within the poll time."""
+    runner_id = agent_sessions.runner_of(call.conn, call.authorization, call.clock.now)
+    session_id = call.query.get("sessionId", "")
+    agent_sessions.beat(call.conn, runner_id, session_id, call.clock.now)
+    mailboxes, timeout = call.state.mailboxes, call.state.settings.long_poll_seconds
+
+    async def wait() -> Reply:
+        await mailboxes.wait(session_id, timeout)
+        return Reply(None, 202)
+
+    return Reply(None, 202, then=wait)
+
+
+TOKEN, CREDENTIALS, SESSION = (
+    Permission.RUNNER_TOKEN,
+    Permission.RUNNER_CREDENTIALS,
+    Permission.RUNNER_SESSION,
+)
+
+OPERATIONS = (
+    Operation("POST", "/actions/runner-registration", trade_token, TOKEN, "runner/trade-token"),
+    Operation("POST", "/actions/runners/register", register_runner, TOKEN, "runner/register"),
+    Operation("DELETE", "/actions/runners/{runner_id:int}", remove_runner, TOKEN, "runner/remove"),
+    Operation(
+        "POST",
+        "/_apis/oauth2/token/{client_id}",
+        exchange_assertion,
+        CREDENTIALS,
+        "runner/get-access-token",
+    ),
+    Operation("POST", "/_apis/runner/sessions", create_session, SESSION, "runner/create-session"),
+    Operation(
+        "DELETE",
+        "/_apis/runner/sessions/{session_id}",
+        delete_session,
+        SESSION,
+        "runner/delete-session",
+    ),
+    Operation(
+        "GET", "/_apis/runner/messages", poll_messages, SESSION, "runner/get-message", records=True
+    ),
+)

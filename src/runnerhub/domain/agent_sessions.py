@@ -1,0 +1,84 @@
+"""The running agent: key-signed access tokens, its one session, and its heartbeat.
+
+An agent proves who it is with a JWT signed (RS256) by the private key whose public half it
+registered (OAuth 2 client credentials with a client assertion) and gets a short-lived
+access token. Deleting the runner deletes its tokens: stolen ones stop working at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+import jwt
+from sqlalchemy.engine import Connection
+
+from runnerhub.auth.secrets import hash_token
+from runnerhub.errors import Conflict, NotFound, Unauthorized
+from runnerhub.storage import agents
+
+ACCESS_TOKEN_TTL = timedelta(minutes=15)
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def issue_access_token(
+    conn: Connection, client_id: str, assertion: str, audience: str, now: datetime
+) -> tuple[str, int]:
+    runner = agents.runner_by_client_id(conn, client_id)
+    if runner is None or not runner.public_key:
+        raise Unauthorized("invalid_client: no runner has this client id")
+    try:
+        claims = jwt.decode(
+            assertion,
+            runner.public_key,
+            algorithms=["RS256"],
+            audience=audience,
+            options={"require": ["exp", "iat", "sub", "aud"]},
+            leeway=30,
+        )
+    except jwt.PyJWTError as error:
+        raise Unauthorized(f"invalid_client: {error}") from None
+    if claims.get("sub") != client_id or claims.get("iss", client_id) != client_id:
+        raise Unauthorized("invalid_client: the assertion is for another client")
+    token = "rha_" + secrets.token_urlsafe(32)
+    agents.purge_access_tokens(conn, now)
+    agents.insert_access_token(conn, runner.id, hash_token(token), now + ACCESS_TOKEN_TTL)
+    return token, int(ACCESS_TOKEN_TTL.total_seconds())
+
+
+def runner_of(conn: Connection, authorization: str | None, now: datetime) -> int:
+    """The runner behind `Authorization: Bearer <access token>`."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Requires a runner access token.")
+    row = agents.access_token(conn, hash_token(token.strip()))
+    if row is None or row.expires_at <= now:
+        raise Unauthorized("The runner access token is not valid.")
+    return int(row.runner_id)
+
+
+def open_session(conn: Connection, runner_id: int, now: datetime, window: timedelta) -> str:
+    """A runner holds one session. A session whose agent stopped polling longer than the
+    liveness window ago is abandoned and may be taken over."""
+    current = agents.session_of(conn, runner_id)
+    if current is None:
+        raise NotFound("The runner no longer exists.")
+    alive = current.last_seen_at is not None and now - current.last_seen_at < window
+    if current.session_id is not None and alive:
+        raise Conflict("A session for this runner already exists.")
+    session_id = str(uuid.uuid4())
+    agents.set_session(conn, runner_id, session_id, now)
+    return session_id
+
+
+def close_session(conn: Connection, runner_id: int, session_id: str) -> None:
+    current = agents.session_of(conn, runner_id)
+    if current is None or current.session_id != session_id:
+        raise NotFound("No such session.")
+    agents.set_session(conn, runner_id, None, None)
+
+
+def beat(conn: Connection, runner_id: int, session_id: str, now: datetime) -> None:
+    if not agents.heartbeat(conn, runner_id, session_id, now):
+        raise NotFound("No such session.")

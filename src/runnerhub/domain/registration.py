@@ -1,0 +1,127 @@
+"""Registration and removal of runners with registration and remove tokens.
+
+The flow follows the official runner's: the agent trades its token at
+`POST /actions/runner-registration` (naming the scope by its web URL and the event,
+`register` or `remove`), then registers with its own RSA public key, or removes itself.
+A registration token may register any number of runners within its lifetime; any token works
+only for its own scope and purpose.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Connection
+
+from runnerhub.auth.secrets import hash_token
+from runnerhub.domain import labels as label_rules
+from runnerhub.domain.models import LabelType
+from runnerhub.domain.runner_tokens import Purpose
+from runnerhub.domain.scopes import Scope
+from runnerhub.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from runnerhub.storage import accounts, agents, runners, tokens
+from runnerhub.storage import labels as label_rows
+
+EVENTS = {"register": Purpose.REGISTRATION, "remove": Purpose.REMOVE}
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    url: str
+    name: str
+    public_key: str
+    labels: list[str]
+    read_only_labels: list[str]
+    runner_group: str = "Default"
+    ephemeral: bool = False
+    replace: bool = False
+    work_folder: str = "_work"
+    os: str = "linux"
+    version: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    runner_id: int
+    scope: Scope
+    client_id: str
+
+
+def scope_of_url(conn: Connection, url: str) -> Scope:
+    """The scope a runner URL names, as config.sh reads it: /ORG, /OWNER/REPO or
+    /enterprises/SLUG."""
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    scope = None
+    if len(parts) == 2 and parts[0].lower() == "enterprises":
+        scope = accounts.enterprise_scope(conn, parts[1])
+    elif len(parts) == 1:
+        scope = accounts.organization_scope(conn, parts[0])
+    elif len(parts) == 2:
+        scope = accounts.repository_scope(conn, parts[0], parts[1])
+    if scope is None:
+        raise NotFound(f"No organization, repository or enterprise at {url}.")
+    return scope
+
+
+def redeem(conn: Connection, token: str, purpose: Purpose, url: str, now: datetime) -> Scope:
+    """Check a registration or remove token against the scope it is used for."""
+    row = tokens.runner_token_by_hash(conn, hash_token(token))
+    if row is None:
+        raise Unauthorized(f"The {purpose.value} token is not valid.")
+    if row.expires_at <= now:
+        raise Unauthorized(f"The {purpose.value} token has expired; create a new one.")
+    if row.purpose != purpose.value:
+        raise Forbidden(f"This is a {row.purpose} token, not a {purpose.value} token.")
+    scope = scope_of_url(conn, url)
+    if scope.id != row.scope_id:
+        raise Forbidden(f"The {purpose.value} token is not valid for {url}.")
+    return scope
+
+
+def register(conn: Connection, scope: Scope, request: Registration, now: datetime) -> Registered:
+    label_rules.check_names(request.labels + request.read_only_labels)
+    if not request.name.strip():
+        raise ValidationFailed("Runner name cannot be empty.")
+    group_id = agents.group_by_name(conn, scope.id, request.runner_group)
+    if group_id is None:
+        raise NotFound(f"No runner group named {request.runner_group!r}.")
+    client_id = str(uuid.uuid4())
+    existing = agents.runner_by_name(conn, scope.id, request.name)
+    if existing is not None and not request.replace:
+        raise Conflict(f"Already exists - A runner with the name {request.name} already exists.")
+    if existing is not None:
+        runner_id = int(existing.id)
+        agents.reconfigure(
+            conn, runner_id, group_id=group_id, os=request.os, version=request.version,
+            ephemeral=request.ephemeral, work_folder=request.work_folder,
+            public_key=request.public_key, client_id=client_id,
+        )  # fmt: skip
+        label_rows.detach(conn, runner_id, [lb.id for lb in label_rows.of_runner(conn, runner_id)])
+    else:
+        runner_id = runners.insert(
+            conn, scope_id=scope.id, group_id=group_id, name=request.name, os=request.os,
+            ephemeral=request.ephemeral, work_folder=request.work_folder,
+            public_key=request.public_key, client_id=client_id, now=now,
+        )  # fmt: skip
+        agents.set_version(conn, runner_id, request.version)
+    _label(conn, scope, runner_id, request)
+    return Registered(runner_id, scope, client_id)
+
+
+def _label(conn: Connection, scope: Scope, runner_id: int, request: Registration) -> None:
+    ids = label_rows.ensure(conn, scope.id, request.read_only_labels + request.labels)
+    read_only = [ids[n.lower()] for n in request.read_only_labels]
+    custom = [ids[n.lower()] for n in request.labels if ids[n.lower()] not in read_only]
+    label_rows.attach(conn, runner_id, read_only, LabelType.READ_ONLY)
+    label_rows.attach(conn, runner_id, custom, LabelType.CUSTOM)
+
+
+def remove(conn: Connection, scope: Scope, runner_id: int) -> None:
+    """Remove a runner of the remove token's scope (busy or not: it is the runner leaving)."""
+    if runners.one(conn, scope.id, runner_id) is None:
+        raise NotFound(f"No runner {runner_id} in {scope.name}.")
+    runners.delete(conn, scope.id, runner_id)

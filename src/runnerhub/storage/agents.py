@@ -1,0 +1,115 @@
+"""What the runner protocol stores: registrations, access tokens, sessions and heartbeats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Unpack
+
+from sqlalchemy import Row, delete, select, update
+from sqlalchemy.engine import Connection
+
+from runnerhub.storage.tables import runner_access_tokens, runner_groups, runners
+
+AnyRow = Row[Unpack[tuple[Any, ...]]]
+
+
+def runner_by_client_id(conn: Connection, client_id: str) -> AnyRow | None:
+    query = select(runners.c.id, runners.c.public_key).where(runners.c.client_id == client_id)
+    return conn.execute(query).first()
+
+
+def runner_by_name(conn: Connection, scope_id: int, name: str) -> AnyRow | None:
+    query = select(runners.c.id, runners.c.session_id, runners.c.last_seen_at).where(
+        runners.c.scope_id == scope_id, runners.c.name_lower == name.lower()
+    )
+    return conn.execute(query).first()
+
+
+def group_by_name(conn: Connection, scope_id: int, name: str) -> int | None:
+    rows = conn.execute(
+        select(runner_groups.c.id, runner_groups.c.name).where(runner_groups.c.scope_id == scope_id)
+    )
+    for group_id, group_name in rows:
+        if group_name.lower() == name.lower():
+            return int(group_id)
+    return None
+
+
+def reconfigure(
+    conn: Connection,
+    runner_id: int,
+    *,
+    group_id: int,
+    os: str,
+    version: str | None,
+    ephemeral: bool,
+    work_folder: str,
+    public_key: str,
+    client_id: str,
+) -> None:
+    """`--replace`: the runner keeps its id; everything else, credentials included, is new."""
+    conn.execute(
+        update(runners)
+        .where(runners.c.id == runner_id)
+        .values(
+            group_id=group_id,
+            os=os,
+            version=version,
+            ephemeral=ephemeral,
+            work_folder=work_folder,
+            public_key=public_key,
+            client_id=client_id,
+            session_id=None,
+            session_started_at=None,
+            last_seen_at=None,
+        )
+    )
+    conn.execute(delete(runner_access_tokens).where(runner_access_tokens.c.runner_id == runner_id))
+
+
+def set_version(conn: Connection, runner_id: int, version: str | None) -> None:
+    conn.execute(update(runners).where(runners.c.id == runner_id).values(version=version))
+
+
+def insert_access_token(
+    conn: Connection, runner_id: int, token_hash: str, expires_at: datetime
+) -> None:
+    conn.execute(
+        runner_access_tokens.insert().values(
+            token_hash=token_hash, runner_id=runner_id, expires_at=expires_at
+        )
+    )
+
+
+def access_token(conn: Connection, token_hash: str) -> AnyRow | None:
+    query = select(runner_access_tokens).where(runner_access_tokens.c.token_hash == token_hash)
+    return conn.execute(query).first()
+
+
+def purge_access_tokens(conn: Connection, now: datetime) -> None:
+    conn.execute(delete(runner_access_tokens).where(runner_access_tokens.c.expires_at <= now))
+
+
+def session_of(conn: Connection, runner_id: int) -> AnyRow | None:
+    query = select(runners.c.session_id, runners.c.last_seen_at).where(runners.c.id == runner_id)
+    return conn.execute(query).first()
+
+
+def set_session(
+    conn: Connection, runner_id: int, session_id: str | None, now: datetime | None
+) -> None:
+    values: dict[str, object] = {"session_id": session_id, "session_started_at": now}
+    if session_id is None:
+        values["last_seen_at"] = None  # closed cleanly: offline at once
+    else:
+        values["last_seen_at"] = now
+    conn.execute(update(runners).where(runners.c.id == runner_id).values(**values))
+
+
+def heartbeat(conn: Connection, runner_id: int, session_id: str, now: datetime) -> bool:
+    result = conn.execute(
+        update(runners)
+        .where(runners.c.id == runner_id, runners.c.session_id == session_id)
+        .values(last_seen_at=now)
+    )
+    return result.rowcount == 1
