@@ -7,11 +7,9 @@ each file's content.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy.engine import Connection
 
 from runnerhub.domain import labels as label_rules
@@ -20,6 +18,7 @@ from runnerhub.domain.models import Runner
 from runnerhub.domain.runners import Clock, get_runner
 from runnerhub.domain.scopes import Scope
 from runnerhub.errors import Conflict, NotFound
+from runnerhub.runner_config import encode_jit_config
 from runnerhub.storage import runners
 
 
@@ -60,7 +59,7 @@ def generate_jitconfig(
     label_rules.attach_initial(conn, scope, runner_id, request.labels)
     runner = get_runner(conn, scope, clock, runner_id)
     files = runner_files(runner, request, scope, key, client_id, server_url)
-    return JitConfig(runner, _encode(files))
+    return JitConfig(runner, encode_jit_config(files))
 
 
 def _insert(
@@ -122,8 +121,3 @@ def runner_files(
         ".credentials": credentials,
         ".credentials_rsaparams": {**key.rsa_parameters()},
     }
-
-
-def _encode(files: dict[str, dict[str, object]]) -> str:
-    inner = {name: base64.b64encode(orjson.dumps(body)).decode() for name, body in files.items()}
-    return base64.b64encode(orjson.dumps(inner)).decode()

@@ -6,11 +6,12 @@ integers, base64); the server keeps only the public key, as PEM, to verify what 
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from runnerhub.runner_config import rsa_parameters
 
 KEY_SIZE = 2048
 
@@ -33,19 +34,4 @@ class RunnerKey:
         )
 
     def rsa_parameters(self) -> dict[str, str]:
-        numbers = self.private_key.private_numbers()
-        public = numbers.public_numbers
-        return {
-            "d": _b64(numbers.d),
-            "dp": _b64(numbers.dmp1),
-            "dq": _b64(numbers.dmq1),
-            "exponent": _b64(public.e),
-            "inverseQ": _b64(numbers.iqmp),
-            "modulus": _b64(public.n),
-            "p": _b64(numbers.p),
-            "q": _b64(numbers.q),
-        }
-
-
-def _b64(value: int) -> str:
-    return base64.b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).decode()
+        return rsa_parameters(self.private_key)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.engine import Connection
 
 from runnerhub.storage.tables import runner_access_tokens, runner_groups, runners
 
-AnyRow = Row[Unpack[tuple[Any, ...]]]
+AnyRow = Row[*tuple[Any, ...]]
 
 
 def runner_by_client_id(conn: Connection, client_id: str) -> AnyRow | None:

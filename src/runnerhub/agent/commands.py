@@ -1,0 +1,228 @@
+"""config, run and remove: what `runnerhub-agent` does."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from runnerhub import __version__
+from runnerhub.agent import files, host
+from runnerhub.agent.client import Client, server_root
+from runnerhub.agent.errors import (
+    AccessExpired,
+    AgentError,
+    SessionGone,
+    SessionTaken,
+    Unreachable,
+)
+from runnerhub.runner_config import (
+    CREDENTIALS_FILE,
+    RSA_PARAMS_FILE,
+    RUNNER_FILE,
+    decode_jit_config,
+    rsa_parameters,
+)
+
+
+def say(message: str) -> None:
+    print(f"runnerhub-agent: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigOptions:
+    url: str
+    token: str
+    name: str
+    labels: list[str]
+    no_default_labels: bool
+    runner_group: str
+    work: str
+    ephemeral: bool
+    replace: bool
+
+
+def configure(directory: Path, options: ConfigOptions) -> int:
+    if options.no_default_labels and not options.labels:
+        raise AgentError(
+            "Disabling default labels via --no-default-labels without specifying --labels "
+            "is not supported"
+        )
+    read_only = [] if options.no_default_labels else host.default_labels()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    client = Client(server_root(options.url))
+    try:
+        token = client.trade_token(options.url, options.token, "register")
+        registered = client.register(
+            token,
+            {
+                "url": options.url,
+                "name": options.name,
+                "labels": [lb for lb in options.labels if lb.lower() not in
+                           {r.lower() for r in read_only}],
+                "read_only_labels": read_only,
+                "runner_group": options.runner_group,
+                "ephemeral": options.ephemeral,
+                "replace": options.replace,
+                "work_folder": options.work,
+                "os": host.os_name(),
+                "version": __version__,
+                "public_key": public_pem.decode(),
+            },
+        )  # fmt: skip
+    finally:
+        client.close()
+    files.write(directory, _local_files(options, registered, key))
+    say(f"runner {registered['name']} (id {registered['id']}) is configured")
+    return 0
+
+
+def _local_files(
+    options: ConfigOptions, registered: dict[str, Any], key: rsa.RSAPrivateKey
+) -> dict[str, dict[str, Any]]:
+    authorization = registered["authorization"]
+    settings = {
+        "AgentId": str(registered["id"]),
+        "AgentName": registered["name"],
+        "PoolId": str(registered.get("runner_group_id", 1)),
+        "PoolName": options.runner_group,
+        "ServerUrl": authorization["server_url"],
+        "GitHubUrl": options.url,
+        "WorkFolder": options.work,
+        "Ephemeral": options.ephemeral,
+        "DisableUpdate": True,
+        "UseV2Flow": True,
+        "ServerUrlV2": authorization["server_url"],
+    }
+    credentials = {
+        "Scheme": "OAuth",
+        "Data": {
+            "clientId": authorization["client_id"],
+            "authorizationUrl": authorization["authorization_url"],
+            "requireFipsCryptography": "False",
+        },
+    }
+    return {
+        RUNNER_FILE: settings,
+        CREDENTIALS_FILE: credentials,
+        RSA_PARAMS_FILE: {**rsa_parameters(key)},
+    }
+
+
+def start_from_jit_config(directory: Path, blob: str) -> None:
+    try:
+        written = decode_jit_config(blob)
+    except ValueError as error:
+        raise AgentError(str(error)) from None
+    files.write(directory, written)
+
+
+class Stop(Exception):
+    """SIGTERM or SIGINT: close the session and leave."""
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class Backoff:
+    """Exponential with jitter, capped: 1 s, 2 s, 4 s ... up to `cap`."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap, self.attempt = cap, 0
+
+    def sleep(self) -> None:
+        delay = min(self.cap, 2.0**self.attempt) * random.uniform(0.5, 1.0)
+        self.attempt += 1
+        time.sleep(delay)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def run(directory: Path, max_backoff: float) -> int:
+    local = files.read(directory)
+    client = Client(server_root(local.github_url))
+    backoff = Backoff(max_backoff)
+    session: tuple[str, str] | None = None  # (access token, session id)
+    try:
+        with stop_on_signals():
+            while True:
+                try:
+                    session = _serve(client, local, backoff)
+                except (Unreachable, SessionTaken) as error:
+                    say(f"{error}; retrying")
+                    backoff.sleep()
+    except Stop as stop:
+        say(f"{stop}: closing the session")
+        if session is not None:
+            _close_quietly(client, local, *session)
+        return 0
+    finally:
+        client.close()
+
+
+def _serve(client: Client, local: files.LocalRunner, backoff: Backoff) -> tuple[str, str]:
+    """Open a session and poll until it is lost; reraise what ends it."""
+    token = client.access_token(local.authorization_url, local.client_id, local.key)
+    session_id = client.create_session(local.server_url, token)
+    say(f"runner {local.name} is online")
+    backoff.reset()
+    try:
+        while True:
+            try:
+                client.poll(local.server_url, token, session_id)
+            except AccessExpired:
+                token = client.access_token(local.authorization_url, local.client_id, local.key)
+    except SessionGone:
+        say("the server closed the session; opening a new one")
+        return token, session_id
+    except Stop:
+        _close_quietly(client, local, token, session_id)
+        raise Stop("stopped") from None
+
+
+def _close_quietly(client: Client, local: files.LocalRunner, token: str, session_id: str) -> None:
+    # If this fails, the server sees the session go quiet and marks the runner offline.
+    with contextlib.suppress(AgentError):
+        client.delete_session(local.server_url, token, session_id)
+
+
+def remove(directory: Path, token: str | None, local_only: bool) -> int:
+    if not local_only:
+        if not token:
+            raise AgentError("remove needs --token TOKEN (a remove token), or --local")
+        local = files.read(directory)
+        client = Client(server_root(local.github_url))
+        try:
+            remote = client.trade_token(local.github_url, token, "remove")
+            client.remove(remote, local.github_url, local.runner_id)
+        finally:
+            client.close()
+        say(f"runner {local.name} is removed from the server")
+    if files.remove(directory):
+        say(f"removed the local configuration in {directory}")
+    return 0
