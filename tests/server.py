@@ -34,8 +34,10 @@ class ServerProcess:
             self.process.wait()
 
 
-def start_server(database_url: str, workdir: Path, **settings: str) -> ServerProcess:
-    port = free_port()
+def start_server(
+    database_url: str, workdir: Path, *, port: int | None = None, **settings: str
+) -> ServerProcess:
+    port = port or free_port()
     env = {**os.environ, "RUNNERHUB_DATABASE_URL": database_url}
     env.update({f"RUNNERHUB_{k.upper()}": v for k, v in settings.items()})
     log = workdir / f"server-{port}.log"

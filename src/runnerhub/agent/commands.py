@@ -166,43 +166,58 @@ class Backoff:
 def run(directory: Path, max_backoff: float) -> int:
     local = files.read(directory)
     client = Client(server_root(local.github_url))
-    backoff = Backoff(max_backoff)
-    session: tuple[str, str] | None = None  # (access token, session id)
+    online = Online(client, local)
     try:
         with stop_on_signals():
-            while True:
-                try:
-                    session = _serve(client, local, backoff)
-                except (Unreachable, SessionTaken) as error:
-                    say(f"{error}; retrying")
-                    backoff.sleep()
+            online.hold(Backoff(max_backoff))
     except Stop as stop:
         say(f"{stop}: closing the session")
-        if session is not None:
-            _close_quietly(client, local, *session)
+        online.close()
         return 0
     finally:
         client.close()
+    return 0
 
 
-def _serve(client: Client, local: files.LocalRunner, backoff: Backoff) -> tuple[str, str]:
-    """Open a session and poll until it is lost; reraise what ends it."""
-    token = client.access_token(local.authorization_url, local.client_id, local.key)
-    session_id = client.create_session(local.server_url, token)
-    say(f"runner {local.name} is online")
-    backoff.reset()
-    try:
+class Online:
+    """The agent's session with the server. It lives in the server's database, so it
+    survives network errors and server restarts; the agent resumes polling it and opens a
+    new one only when the server says it is gone."""
+
+    def __init__(self, client: Client, local: files.LocalRunner) -> None:
+        self.client, self.local = client, local
+        self.token: str | None = None
+        self.session_id: str | None = None
+
+    def hold(self, backoff: Backoff) -> None:
         while True:
             try:
-                client.poll(local.server_url, token, session_id)
+                self._poll_forever(backoff)
             except AccessExpired:
-                token = client.access_token(local.authorization_url, local.client_id, local.key)
-    except SessionGone:
-        say("the server closed the session; opening a new one")
-        return token, session_id
-    except Stop:
-        _close_quietly(client, local, token, session_id)
-        raise Stop("stopped") from None
+                self.token = None
+            except SessionGone:
+                say("the server closed the session; opening a new one")
+                self.session_id = None
+            except (Unreachable, SessionTaken) as error:
+                say(f"{error}; retrying")
+                backoff.sleep()
+
+    def _poll_forever(self, backoff: Backoff) -> None:
+        local = self.local
+        if self.token is None:
+            self.token = self.client.access_token(
+                local.authorization_url, local.client_id, local.key
+            )
+        if self.session_id is None:
+            self.session_id = self.client.create_session(local.server_url, self.token)
+            say(f"runner {local.name} is online")
+        while True:
+            self.client.poll(local.server_url, self.token, self.session_id)
+            backoff.reset()
+
+    def close(self) -> None:
+        if self.token is not None and self.session_id is not None:
+            _close_quietly(self.client, self.local, self.token, self.session_id)
 
 
 def _close_quietly(client: Client, local: files.LocalRunner, token: str, session_id: str) -> None:

@@ -1,0 +1,55 @@
+"""Run the real `runnerhub-agent` in its own directory, as an operator would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+AGENT = [sys.executable, "-m", "runnerhub.agent.cli"]
+ENV = {**os.environ, "RUNNERHUB_AGENT_MAX_BACKOFF": "1"}
+
+
+def agent(directory: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [*AGENT, *args], cwd=directory, env=ENV, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@dataclass
+class RunningAgent:
+    directory: Path
+    process: subprocess.Popen[bytes]
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.directory / "agent.log"
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=20)
+
+
+def start_agent(directory: Path, *args: str) -> RunningAgent:
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "agent.log").open("wb") as out:
+        process = subprocess.Popen(
+            [*AGENT, "run", *args], cwd=directory, env=ENV, stdout=out, stderr=subprocess.STDOUT
+        )
+    return RunningAgent(directory, process)
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

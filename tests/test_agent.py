@@ -1,0 +1,359 @@
+"""The runner agent end to end: real server process, real agent processes, loopback only."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from runnerhub.auth.secrets import hash_token
+from runnerhub.storage.database import Database
+from runnerhub.storage.tables import runner_tokens
+from tests.agents import agent, start_agent, wait_for
+from tests.factories import World
+from tests.helpers import ALL_SCOPES, auth
+from tests.server import ServerProcess, start_server
+
+WINDOW = 4  # seconds: short, so that a killed agent reads offline quickly
+
+
+@pytest.fixture(scope="module")
+def live(db: Database, database_url: str, workdir: Path) -> Iterator[ServerProcess]:
+    process = start_server(database_url, workdir, offline_after_seconds=str(WINDOW))
+    yield process
+    process.stop()
+
+
+class Fleet:
+    """One scope, its admin token, and helpers to read its runners over the REST API."""
+
+    def __init__(self, server: ServerProcess, world: World, kind: str) -> None:
+        self.server, self.world = server, world
+        admin = world.user()
+        self.token = world.token(admin, scopes=ALL_SCOPES)
+        if kind == "enterprise":
+            slug = world.enterprise(admin)
+            self.api, self.web = f"/enterprises/{slug}", f"/enterprises/{slug}"
+        elif kind == "org":
+            org = world.org(admin)
+            self.api, self.web = f"/orgs/{org}", f"/{org}"
+        else:
+            repo = world.repo(admin)
+            self.api, self.web = f"/repos/{repo}", f"/{repo}"
+        self.url = server.url + self.web
+
+    def post(self, what: str) -> dict[str, object]:
+        path = f"{self.server.url}{self.api}/actions/runners/{what}"
+        return dict(httpx.post(path, headers=auth(self.token)).json())
+
+    def registration_token(self) -> str:
+        return str(self.post("registration-token")["token"])
+
+    def runners(self) -> dict[str, dict[str, object]]:
+        path = f"{self.server.url}{self.api}/actions/runners?per_page=100"
+        body = httpx.get(path, headers=auth(self.token)).json()
+        return {r["name"]: r for r in body["runners"]}
+
+    def status(self, name: str) -> str | None:
+        runner = self.runners().get(name)
+        return None if runner is None else str(runner["status"])
+
+    def config(self, directory: Path, name: str, *extra: str) -> None:
+        done = agent(
+            directory,
+            "config",
+            "--url",
+            self.url,
+            "--token",
+            self.registration_token(),
+            "--name",
+            name,
+            "--unattended",
+            *extra,
+        )
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("kind", ["enterprise", "org", "repo"])
+def test_register_run_stop_at_every_scope(
+    live: ServerProcess, world: World, tmp_path: Path, kind: str
+) -> None:
+    fleet = Fleet(live, world, kind)
+    fleet.config(tmp_path, "box", "--labels", "gpu,big")
+    for name in (".runner", ".credentials", ".credentials_rsaparams"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+    runner = fleet.runners()["box"]
+    assert runner["status"] == "offline"
+    assert [lb["name"] for lb in runner["labels"]] == ["self-hosted", "Linux", "X64", "gpu", "big"]
+    running = start_agent(tmp_path)
+    wait_for(lambda: fleet.status("box") == "online", 20, "the runner to come online")
+    assert running.stop(signal.SIGINT) == 0
+    assert fleet.status("box") == "offline"  # at once: the agent closed its session
+
+
+def test_killed_agent_goes_offline_and_comes_back(
+    live: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    fleet = Fleet(live, world, "org")
+    fleet.config(tmp_path, "mortal")
+    first = start_agent(tmp_path)
+    wait_for(lambda: fleet.status("mortal") == "online", 20, "online")
+    first.stop(signal.SIGKILL)
+    assert fleet.status("mortal") == "online"  # nobody told the server yet
+    wait_for(lambda: fleet.status("mortal") == "offline", WINDOW + 3, "offline after the window")
+    second = start_agent(tmp_path)  # the abandoned session is taken over
+    wait_for(lambda: fleet.status("mortal") == "online", 20, "online again")
+    second.stop()
+
+
+def test_agents_survive_a_server_restart(
+    db: Database, database_url: str, workdir: Path, world: World, tmp_path: Path
+) -> None:
+    server = start_server(database_url, workdir, offline_after_seconds=str(WINDOW))
+    fleet = Fleet(server, world, "org")
+    fleet.config(tmp_path, "steady")
+    running = start_agent(tmp_path)
+    wait_for(lambda: fleet.status("steady") == "online", 20, "online")
+    port = int(server.url.rsplit(":", 1)[1])
+    server.stop()
+    restarted = start_server(database_url, workdir, port=port, offline_after_seconds=str(WINDOW))
+    try:
+        # Past a whole window after the restart it is online only if its polls resumed.
+        time.sleep(WINDOW + 1)
+        wait_for(lambda: fleet.status("steady") == "online", 10, "online after the restart")
+        assert running.process.poll() is None
+        assert "cannot reach" in running.log.read_text()
+    finally:
+        running.stop()
+        restarted.stop()
+
+
+def test_remove_with_a_remove_token(live: ServerProcess, world: World, tmp_path: Path) -> None:
+    fleet = Fleet(live, world, "repo")
+    fleet.config(tmp_path, "leaving")
+    token = str(fleet.post("remove-token")["token"])
+    done = agent(tmp_path, "remove", "--token", token)
+    assert done.returncode == 0, done.stderr
+    assert "leaving" not in fleet.runners()
+    assert not (tmp_path / ".runner").exists()
+    assert agent(tmp_path, "run").returncode == 6  # nothing configured any more
+
+
+def test_remove_token_of_another_scope_removes_nothing(
+    live: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    fleet, other = Fleet(live, world, "org"), Fleet(live, world, "org")
+    fleet.config(tmp_path, "stays")
+    done = agent(tmp_path, "remove", "--token", str(other.post("remove-token")["token"]))
+    assert done.returncode == 3
+    assert "stays" in fleet.runners()
+    assert (tmp_path / ".runner").exists()
+    registration = fleet.registration_token()  # a registration token does not remove either
+    assert agent(tmp_path, "remove", "--token", registration).returncode == 3
+
+
+def test_remove_local_only(live: ServerProcess, world: World, tmp_path: Path) -> None:
+    fleet = Fleet(live, world, "org")
+    fleet.config(tmp_path, "local")
+    assert agent(tmp_path, "remove", "--local").returncode == 0
+    assert not (tmp_path / ".credentials").exists()
+    assert "local" in fleet.runners()
+
+
+def test_jit_config_starts_without_registration(
+    live: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    fleet = Fleet(live, world, "org")
+    path = f"{live.url}{fleet.api}/actions/runners/generate-jitconfig"
+    body = {"name": "jitter", "runner_group_id": 1, "labels": ["self-hosted", "gpu"]}
+    blob = httpx.post(path, json=body, headers=auth(fleet.token)).json()["encoded_jit_config"]
+    running = start_agent(tmp_path, "--jitconfig", blob)
+    wait_for(lambda: fleet.status("jitter") == "online", 20, "the JIT runner online")
+    assert json.loads((tmp_path / ".runner").read_text())["AgentName"] == "jitter"
+    running.stop()
+    assert agent(tmp_path / "bad", "run", "--jitconfig", "not-base64!").returncode == 1
+
+
+def test_expired_unknown_and_foreign_tokens_register_nothing(
+    live: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    fleet = Fleet(live, world, "org")
+    expired = fleet.registration_token()
+    world.db.write(
+        lambda c: c.execute(
+            update(runner_tokens)
+            .where(runner_tokens.c.token_hash == hash_token(expired))
+            .values(expires_at=world.now() - timedelta(seconds=1))
+        )
+    )
+    done = agent(tmp_path, "config", "--url", fleet.url, "--token", expired, "--name", "late")
+    assert done.returncode == 3
+    assert "expired" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    unknown = agent(tmp_path, "config", "--url", fleet.url, "--token", "A" * 29, "--name", "x")
+    assert unknown.returncode == 3
+    foreign = Fleet(live, world, "org").registration_token()
+    other = agent(tmp_path, "config", "--url", fleet.url, "--token", foreign, "--name", "y")
+    assert other.returncode == 3
+    assert fleet.runners() == {}
+    assert not (tmp_path / ".runner").exists()
+
+
+def test_one_registration_token_registers_several_runners(
+    live: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    fleet = Fleet(live, world, "org")
+    token = fleet.registration_token()
+    for name in ("one", "two"):
+        done = agent(
+            tmp_path / name, "config", "--url", fleet.url, "--token", token, "--name", name
+        )
+        assert done.returncode == 0, done.stderr
+    assert set(fleet.runners()) == {"one", "two"}
+
+
+def test_name_clash_replace_and_bad_urls(live: ServerProcess, world: World, tmp_path: Path) -> None:
+    fleet = Fleet(live, world, "org")
+    fleet.config(tmp_path / "a", "twin")
+    first_id = fleet.runners()["twin"]["id"]
+    token = fleet.registration_token()
+    clash = agent(tmp_path / "b", "config", "--url", fleet.url, "--token", token, "--name", "twin")
+    assert clash.returncode == 4
+    assert "--replace" in clash.stderr
+    replaced = agent(
+        tmp_path / "b",
+        "config",
+        "--url",
+        fleet.url,
+        "--token",
+        token,
+        "--name",
+        "twin",
+        "--replace",
+        "--labels",
+        "new",
+    )
+    assert replaced.returncode == 0, replaced.stderr
+    runner = fleet.runners()["twin"]
+    assert runner["id"] == first_id
+    assert "new" in [lb["name"] for lb in runner["labels"]]
+    # The replaced registration's key no longer works.
+    assert agent(tmp_path / "a", "run").returncode == 6
+    wrong = agent(
+        tmp_path / "c",
+        "config",
+        "--url",
+        f"{live.url}/no-such-org-here",
+        "--token",
+        token,
+        "--name",
+        "x",
+    )
+    assert wrong.returncode == 7
+    nowhere = agent(
+        tmp_path / "d",
+        "config",
+        "--url",
+        "http://127.0.0.1:9/acme",
+        "--token",
+        token,
+        "--name",
+        "x",
+    )
+    assert nowhere.returncode == 5
+    assert (
+        agent(
+            tmp_path / "e", "config", "--url", fleet.url, "--token", token, "--no-default-labels"
+        ).returncode
+        == 1
+    )
+
+
+def test_deleted_runner_credentials_stop_working_at_once(
+    live: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    fleet = Fleet(live, world, "org")
+    fleet.config(tmp_path, "victim")
+    settings = json.loads((tmp_path / ".runner").read_text())
+    running = start_agent(tmp_path)
+    wait_for(lambda: fleet.status("victim") == "online", 20, "online")
+    stolen = _steal_access_token(tmp_path)
+    sessions = f"{live.url}/_apis/runner/sessions"
+    assert httpx.post(sessions, headers={"Authorization": f"Bearer {stolen}"}).status_code == 409
+    runner_id = settings["AgentId"]
+    deleted = httpx.delete(
+        f"{live.url}{fleet.api}/actions/runners/{runner_id}", headers=auth(fleet.token)
+    )
+    assert deleted.status_code == 204
+    assert httpx.post(sessions, headers={"Authorization": f"Bearer {stolen}"}).status_code == 401
+    assert running.process.wait(timeout=30) == 6  # the agent learns it was removed
+
+
+def _steal_access_token(directory: Path) -> str:
+    from runnerhub.agent import files
+    from runnerhub.agent.client import Client, server_root
+
+    local = files.read(directory)
+    client = Client(server_root(local.github_url))
+    try:
+        return client.access_token(local.authorization_url, local.client_id, local.key)
+    finally:
+        client.close()
+
+
+def test_a_second_session_is_refused(live: ServerProcess, world: World, tmp_path: Path) -> None:
+    fleet = Fleet(live, world, "org")
+    fleet.config(tmp_path, "single")
+    running = start_agent(tmp_path)
+    wait_for(lambda: fleet.status("single") == "online", 20, "online")
+    token = _steal_access_token(tmp_path)
+    second = httpx.post(
+        f"{live.url}/_apis/runner/sessions", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert second.status_code == 409
+    assert second.json()["message"] == "A session for this runner already exists."
+    running.stop()
+
+
+def test_fifty_agents_at_once(live: ServerProcess, world: World, tmp_path: Path) -> None:
+    fleet = Fleet(live, world, "org")
+    token = fleet.registration_token()
+    names = [f"fleet-{i:02d}" for i in range(50)]
+
+    def config(name: str) -> int:
+        done = agent(
+            tmp_path / name,
+            "config",
+            "--url",
+            fleet.url,
+            "--token",
+            token,
+            "--name",
+            name,
+            timeout=120,
+        )
+        return done.returncode
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        assert list(pool.map(config, names)) == [0] * 50
+    running = [start_agent(tmp_path / name) for name in names]
+    try:
+
+        def all_online() -> bool:
+            return sum(r["status"] == "online" for r in fleet.runners().values()) == 50
+
+        wait_for(all_online, 90, "50 runners online")
+    finally:
+        for each in running:
+            each.process.send_signal(signal.SIGTERM)
+        for each in running:
+            each.process.wait(timeout=30)
+    assert all(r["status"] == "offline" for r in fleet.runners().values())
