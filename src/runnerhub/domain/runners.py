@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
 from runnerhub.domain.liveness import status
@@ -33,7 +32,7 @@ def list_runners(
     conn: Connection, scope: Scope, clock: Clock, *, name: str | None, per_page: int, page: int
 ) -> RunnerPage:
     total = runners.count(conn, scope.id, name)
-    rows = runners.page(conn, scope.id, name, per_page, (page - 1) * per_page)
+    rows = runners.page(conn, scope.id, name, per_page, (page - 1) * per_page, total)
     labels_by_runner = labels.of_runners(conn, [row.id for row in rows])
     found = [_runner(row, labels_by_runner.get(row.id, []), clock) for row in rows]
     return RunnerPage(total, found)
@@ -56,14 +55,14 @@ def delete_runner(conn: Connection, scope: Scope, runner_id: int) -> None:
     runners.delete(conn, scope.id, runner_id)
 
 
-def locked_runner(conn: Connection, scope: Scope, runner_id: int) -> Row[tuple[object, ...]]:
+def locked_runner(conn: Connection, scope: Scope, runner_id: int) -> runners.RunnerRow:
     row = runners.one(conn, scope.id, runner_id, lock=True)
     if row is None:
         raise NotFound()
     return row
 
 
-def _runner(row: Row[tuple[object, ...]], runner_labels: list[Label], clock: Clock) -> Runner:
+def _runner(row: runners.RunnerRow, runner_labels: list[Label], clock: Clock) -> Runner:
     return Runner(
         id=row.id,
         name=row.name,

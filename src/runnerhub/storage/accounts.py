@@ -8,12 +8,10 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection
 
 from runnerhub.domain.scopes import Scope, ScopeKind
+from runnerhub.storage import sql
 from runnerhub.storage.tables import (
     accounts,
-    enterprise_owners,
     enterprises,
-    org_memberships,
-    repo_collaborators,
     repositories,
     runner_groups,
     scopes,
@@ -85,52 +83,80 @@ def repository(conn: Connection, owner: str, name: str) -> Row[tuple[object, ...
     return conn.execute(query).first()
 
 
-# -- scope resolution: path parameters to a Scope, or None when there is no such thing
+# -- scope resolution and roles, read on every request: hand-written SQL (storage/sql.py)
+
+_ENTERPRISE = "SELECT id, slug, scope_id FROM enterprises WHERE slug_lower = :key"
+_ENTERPRISE_BY_ID = "SELECT id, slug, scope_id FROM enterprises WHERE id = :id"
+_ORGANIZATION = """
+    SELECT id, login, scope_id, enterprise_id FROM accounts
+    WHERE login_lower = :login AND type = 'Organization'
+"""
+_REPOSITORY = """
+    SELECT r.id, r.name, r.private, r.scope_id, a.id, a.login, a.type, a.enterprise_id
+    FROM repositories r JOIN accounts a ON a.id = r.owner_id
+    WHERE a.login_lower = :owner AND r.name_lower = :name
+"""
+_ORG_ROLE = "SELECT role FROM org_memberships WHERE org_id = :org AND user_id = :user"
+_ENTERPRISE_OWNER = """
+    SELECT 1 FROM enterprise_owners WHERE enterprise_id = :enterprise AND user_id = :user
+"""
+_ENTERPRISE_MEMBER = """
+    SELECT 1 FROM org_memberships m JOIN accounts a ON a.id = m.org_id
+    WHERE m.user_id = :user AND a.enterprise_id = :enterprise LIMIT 1
+"""
+_COLLABORATOR = (
+    "SELECT permission FROM repo_collaborators WHERE repo_id = :repo AND user_id = :user"
+)
 
 
 def enterprise_scope(conn: Connection, key: str) -> Scope | None:
-    row = enterprise_by_slug_or_id(conn, key)
-    if row is None:
+    found = sql.fetch_one(conn, _ENTERPRISE, key=key.lower())
+    if found is None and key.isdigit():
+        found = sql.fetch_one(conn, _ENTERPRISE_BY_ID, id=int(key))
+    if found is None:
         return None
+    enterprise_id, slug, scope_id = found
     return Scope(
         kind=ScopeKind.ENTERPRISE,
-        id=row.scope_id,
-        subject_id=row.id,
-        name=row.slug,
-        html_path=f"/enterprises/{row.slug}",
-        enterprise_id=row.id,
+        id=scope_id,
+        subject_id=enterprise_id,
+        name=slug,
+        html_path=f"/enterprises/{slug}",
+        enterprise_id=enterprise_id,
     )
 
 
 def organization_scope(conn: Connection, login: str) -> Scope | None:
-    row = account_by_login(conn, login)
-    if row is None or row.type != "Organization":
+    found = sql.fetch_one(conn, _ORGANIZATION, login=login.lower())
+    if found is None:
         return None
+    org_id, display, scope_id, enterprise_id = found
     return Scope(
         kind=ScopeKind.ORGANIZATION,
-        id=row.scope_id,
-        subject_id=row.id,
-        name=row.login,
-        html_path=f"/{row.login}",
-        enterprise_id=row.enterprise_id,
+        id=scope_id,
+        subject_id=org_id,
+        name=display,
+        html_path=f"/{display}",
+        enterprise_id=enterprise_id,
     )
 
 
 def repository_scope(conn: Connection, owner: str, name: str) -> Scope | None:
-    row = repository(conn, owner, name)
-    if row is None:
+    found = sql.fetch_one(conn, _REPOSITORY, owner=owner.lower(), name=name.lower())
+    if found is None:
         return None
-    full_name = f"{row.owner_login}/{row.name}"
+    repo_id, repo_name, private, scope_id, owner_id, owner_login, owner_type, enterprise_id = found
+    full_name = f"{owner_login}/{repo_name}"
     return Scope(
         kind=ScopeKind.REPOSITORY,
-        id=row.scope_id,
-        subject_id=row.id,
+        id=scope_id,
+        subject_id=repo_id,
         name=full_name,
         html_path=f"/{full_name}",
-        enterprise_id=row.owner_enterprise_id,
-        owner_id=row.owner_id,
-        owner_is_org=row.owner_type == "Organization",
-        private=row.private,
+        enterprise_id=enterprise_id,
+        owner_id=owner_id,
+        owner_is_org=owner_type == "Organization",
+        private=bool(private),
     )
 
 
@@ -138,42 +164,24 @@ def repository_scope(conn: Connection, owner: str, name: str) -> Scope | None:
 
 
 def org_role(conn: Connection, org_id: int, user_id: int) -> str | None:
-    role = conn.execute(
-        select(org_memberships.c.role).where(
-            org_memberships.c.org_id == org_id, org_memberships.c.user_id == user_id
-        )
-    ).scalar()
-    if role is None:
+    found = sql.fetch_one(conn, _ORG_ROLE, org=org_id, user=user_id)
+    if found is None:
         return None
-    return "admin" if role == "admin" else "read"
+    return "admin" if found[0] == "admin" else "read"
 
 
 def enterprise_role(conn: Connection, enterprise_id: int, user_id: int) -> str | None:
-    owner = conn.execute(
-        select(enterprise_owners.c.user_id).where(
-            enterprise_owners.c.enterprise_id == enterprise_id,
-            enterprise_owners.c.user_id == user_id,
-        )
-    ).first()
-    if owner is not None:
+    if sql.fetch_one(conn, _ENTERPRISE_OWNER, enterprise=enterprise_id, user=user_id):
         return "admin"
-    member = conn.execute(
-        select(func.count())
-        .select_from(org_memberships.join(accounts, accounts.c.id == org_memberships.c.org_id))
-        .where(org_memberships.c.user_id == user_id, accounts.c.enterprise_id == enterprise_id)
-    ).scalar()
+    member = sql.fetch_one(conn, _ENTERPRISE_MEMBER, enterprise=enterprise_id, user=user_id)
     return "read" if member else None
 
 
 def repository_role(conn: Connection, scope: Scope, user_id: int) -> str | None:
     if scope.owner_id == user_id:
         return "admin"
-    permission = conn.execute(
-        select(repo_collaborators.c.permission).where(
-            repo_collaborators.c.repo_id == scope.subject_id,
-            repo_collaborators.c.user_id == user_id,
-        )
-    ).scalar()
+    found = sql.fetch_one(conn, _COLLABORATOR, repo=scope.subject_id, user=user_id)
+    permission = None if found is None else found[0]
     if permission == "admin":
         return "admin"
     via_org = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, event
@@ -54,3 +55,20 @@ def insert_ignoring_conflicts(conn: Connection, table: Table) -> Insert:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def utc(value: object) -> datetime | None:
+    """A timestamp read by hand-written SQL: SQLite hands back text, PostgreSQL a naive
+    datetime; both are UTC (see types.UTCDateTime)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC)
+
+
+def for_update(conn: Connection, alias: str) -> str:
+    """Row locks for hand-written SQL: PostgreSQL takes them; SQLite's write transactions
+    are serial already and have no FOR UPDATE."""
+    return f" FOR UPDATE OF {alias}" if conn.dialect.name == "postgresql" else ""

@@ -9,11 +9,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from runnerhub.domain.models import Label, LabelType
+from runnerhub.storage import sql
 from runnerhub.storage.dialect import insert_ignoring_conflicts
 from runnerhub.storage.tables import labels, runner_labels
 
-_label_columns = (runner_labels.c.runner_id, labels.c.id, labels.c.name, runner_labels.c.type)
-_from = runner_labels.join(labels, labels.c.id == runner_labels.c.label_id)
+_TYPES = {t.value: t for t in LabelType}
+_OF_RUNNERS = """
+    SELECT rl.runner_id, l.id, l.name, rl.type
+    FROM runner_labels rl JOIN labels l ON l.id = rl.label_id
+    WHERE rl.runner_id IN_LIST(:ids)
+    ORDER BY rl.runner_id, rl.label_id
+"""
 
 
 def of_runners(conn: Connection, runner_ids: Sequence[int]) -> dict[int, list[Label]]:
@@ -21,14 +27,8 @@ def of_runners(conn: Connection, runner_ids: Sequence[int]) -> dict[int, list[La
     found: dict[int, list[Label]] = defaultdict(list)
     if not runner_ids:
         return found
-    query = (
-        select(*_label_columns)
-        .select_from(_from)
-        .where(runner_labels.c.runner_id.in_(runner_ids))
-        .order_by(runner_labels.c.runner_id, labels.c.id)
-    )
-    for runner_id, label_id, name, type_ in conn.execute(query):
-        found[runner_id].append(Label(label_id, name, LabelType(type_)))
+    for runner_id, label_id, name, type_ in sql.fetch_all(conn, _OF_RUNNERS, ids=list(runner_ids)):
+        found[runner_id].append(Label(label_id, name, _TYPES[type_]))
     return found
 
 

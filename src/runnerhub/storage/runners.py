@@ -4,66 +4,79 @@ simply does not exist for the caller."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, exists, func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from runnerhub.storage.tables import jobs, runner_groups, runners
-
-_busy = (
-    exists().where(jobs.c.runner_id == runners.c.id, jobs.c.status == "in_progress").label("busy")
-)
-
-_columns = (
-    runners.c.id,
-    runners.c.name,
-    runners.c.os,
-    runners.c.version,
-    runners.c.ephemeral,
-    runners.c.last_seen_at,
-    runner_groups.c.number.label("group_number"),
-    _busy,
-)
+from runnerhub.storage import sql
+from runnerhub.storage.dialect import for_update, utc
+from runnerhub.storage.tables import runner_groups, runners
 
 
 class NameTaken(Exception):
     """Another runner of the scope has this name (case-insensitively)."""
 
 
-_from = runners.join(runner_groups, runner_groups.c.id == runners.c.group_id)
+class RunnerRow(NamedTuple):
+    id: int
+    name: str
+    os: str
+    version: str | None
+    ephemeral: bool
+    last_seen_at: datetime | None
+    group_number: int
+    busy: bool
+
+
+_SELECT = """
+    SELECT r.id, r.name, r.os, r.version, r.ephemeral, r.last_seen_at, g.number,
+           EXISTS (SELECT 1 FROM jobs j WHERE j.runner_id = r.id AND j.status = 'in_progress')
+    FROM runners r JOIN runner_groups g ON g.id = r.group_id
+"""
+_BY_SCOPE = " WHERE r.scope_id = :scope"
+_BY_NAME = " AND r.name_lower = :name"
+_PAGE = " ORDER BY r.id LIMIT :limit OFFSET :offset"
+_PAGE_FROM_END = " ORDER BY r.id DESC LIMIT :limit OFFSET :offset"
+
+
+def _row(values: tuple[Any, ...]) -> RunnerRow:
+    id_, name, os, version, ephemeral, last_seen_at, group, busy = values
+    return RunnerRow(id_, name, os, version, bool(ephemeral), utc(last_seen_at), group, bool(busy))
 
 
 def count(conn: Connection, scope_id: int, name: str | None) -> int:
-    query = select(func.count()).select_from(runners).where(runners.c.scope_id == scope_id)
-    if name is not None:
-        query = query.where(runners.c.name_lower == name.lower())
-    return int(conn.execute(query).scalar_one())
+    query = "SELECT count(*) FROM runners r" + _BY_SCOPE + (_BY_NAME if name else "")  # noqa: S608
+    found = sql.fetch_one(conn, query, scope=scope_id, name=(name or "").lower())
+    return int(found[0]) if found else 0
 
 
 def page(
-    conn: Connection, scope_id: int, name: str | None, limit: int, offset: int
-) -> list[Row[tuple[object, ...]]]:
-    query = select(*_columns).select_from(_from).where(runners.c.scope_id == scope_id)
-    if name is not None:
-        query = query.where(runners.c.name_lower == name.lower())
-    query = query.order_by(runners.c.id).limit(limit).offset(offset)
-    return list(conn.execute(query))
+    conn: Connection, scope_id: int, name: str | None, limit: int, offset: int, total: int
+) -> list[RunnerRow]:
+    """One page in id order. Pages in the back half are read from the end, so that the
+    last page of a large fleet costs what the first one does."""
+    where = _BY_SCOPE + (_BY_NAME if name else "")
+    params = {"scope": scope_id, "name": (name or "").lower(), "limit": limit}
+    if offset > total // 2:
+        from_end = max(total - offset - limit, 0)
+        limit = min(limit, total - offset)
+        if limit <= 0:
+            return []
+        params |= {"limit": limit, "offset": from_end}
+        rows = sql.fetch_all(conn, _SELECT + where + _PAGE_FROM_END, **params)
+        return [_row(values) for values in reversed(rows)]
+    rows = sql.fetch_all(conn, _SELECT + where + _PAGE, offset=offset, **params)
+    return [_row(values) for values in rows]
 
 
-def one(
-    conn: Connection, scope_id: int, runner_id: int, *, lock: bool = False
-) -> Row[tuple[object, ...]] | None:
+def one(conn: Connection, scope_id: int, runner_id: int, *, lock: bool = False) -> RunnerRow | None:
     """The runner, or None. `lock` holds its row until commit, serializing label changes
     on PostgreSQL (SQLite's write transactions are serial already)."""
-    query = (
-        select(*_columns)
-        .select_from(_from)
-        .where(runners.c.scope_id == scope_id, runners.c.id == runner_id)
-    )
-    if lock:
-        query = query.with_for_update(of=runners)
-    return conn.execute(query).first()
+    query = _SELECT + _BY_SCOPE + " AND r.id = :id" + (for_update(conn, "r") if lock else "")
+    found = sql.fetch_one(conn, query, scope=scope_id, id=runner_id)
+    return None if found is None else _row(found)
 
 
 def name_taken(conn: Connection, scope_id: int, name: str) -> bool:

@@ -4,24 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Row, select
 from sqlalchemy.engine import Connection
 
-from runnerhub.storage.tables import accounts, api_token_repositories, api_tokens, runner_tokens
+from runnerhub.storage import sql
+from runnerhub.storage.dialect import utc
+from runnerhub.storage.tables import api_token_repositories, api_tokens, runner_tokens
 
 
-def api_token_by_hash(conn: Connection, token_hash: str) -> Row[tuple[object, ...]] | None:
-    query = (
-        select(
-            api_tokens,
-            accounts.c.login,
-            accounts.c.site_admin,
-        )
-        .join(accounts, accounts.c.id == api_tokens.c.user_id)
-        .where(api_tokens.c.token_hash == token_hash)
-    )
-    return conn.execute(query).first()
+class ApiTokenRow(NamedTuple):
+    id: int
+    user_id: int
+    token_hash: str
+    kind: str
+    scopes: str
+    permissions: str
+    resource_owner_id: int | None
+    repository_selection: str | None
+    expires_at: datetime | None
+    login: str
+    site_admin: bool
+
+
+_BY_HASH = """
+    SELECT t.id, t.user_id, t.token_hash, t.kind, t.scopes, t.permissions, t.resource_owner_id,
+           t.repository_selection, t.expires_at, a.login, a.site_admin
+    FROM api_tokens t JOIN accounts a ON a.id = t.user_id
+    WHERE t.token_hash = :hash
+"""
+
+
+def api_token_by_hash(conn: Connection, token_hash: str) -> ApiTokenRow | None:
+    """Read on every request: hand-written SQL (see storage/sql.py)."""
+    found = sql.fetch_one(conn, _BY_HASH, hash=token_hash)
+    if found is None:
+        return None
+    row = ApiTokenRow(*found)
+    return row._replace(expires_at=utc(row.expires_at), site_admin=bool(row.site_admin))
 
 
 def api_token_repository_ids(conn: Connection, token_id: int) -> frozenset[int]:

@@ -1,0 +1,73 @@
+"""Seed benchmark data quickly through the storage layer's tables (bulk inserts)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from runnerhub.domain import accounts
+from runnerhub.storage.database import Database
+from runnerhub.storage.tables import labels, runner_groups, runner_labels, runners
+
+LABELS = ("self-hosted", "Linux", "X64", "bench")
+
+
+def seed_org(db: Database, login: str, count: int) -> str:
+    """An organization `login` with `count` runners of 4 labels each; returns an admin token."""
+    now = datetime.now(UTC)
+    admin = f"{login}-admin"
+
+    def setup(conn: object) -> str:
+        accounts.create_user(conn, admin, now)  # type: ignore[arg-type]
+        accounts.create_org(conn, login, admin, now)  # type: ignore[arg-type]
+        request = accounts.TokenRequest(login=admin, scopes=("admin:org", "repo"))
+        return accounts.create_token(conn, request, now)  # type: ignore[arg-type]
+
+    token = db.write(setup)
+    db.write(lambda conn: _bulk_runners(conn, login, count, now))
+    return token
+
+
+def _bulk_runners(conn: object, login: str, count: int, now: datetime) -> None:
+    from runnerhub.storage import accounts as account_rows
+
+    scope = account_rows.organization_scope(conn, login)  # type: ignore[arg-type]
+    assert scope is not None
+    execute = conn.execute  # type: ignore[attr-defined]
+    group = execute(select(runner_groups.c.id).where(runner_groups.c.scope_id == scope.id)).scalar()
+    label_rows = [{"scope_id": scope.id, "name": n, "name_lower": n.lower()} for n in LABELS]
+    execute(labels.insert(), label_rows)
+    label_ids = list(execute(select(labels.c.id).where(labels.c.scope_id == scope.id)).scalars())
+    first = (execute(select(func.max(runners.c.id))).scalar() or 0) + 1
+    for start in range(0, count, 5000):
+        batch = range(start, min(start + 5000, count))
+        execute(
+            runners.insert(),
+            [
+                {
+                    "id": first + i,
+                    "scope_id": scope.id,
+                    "group_id": group,
+                    "name": f"{login}-r{i}",
+                    "name_lower": f"{login}-r{i}",
+                    "os": "linux",
+                    "ephemeral": False,
+                    "work_folder": "_work",
+                    "created_at": now,
+                }
+                for i in batch
+            ],
+        )
+        execute(
+            runner_labels.insert(),
+            [
+                {
+                    "runner_id": first + i,
+                    "label_id": label_id,
+                    "type": "custom" if n == 3 else "read-only",
+                }
+                for i in batch
+                for n, label_id in enumerate(label_ids)
+            ],
+        )
