@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -120,6 +121,7 @@ def run_serve(args: argparse.Namespace) -> int:
     db = Database(settings.resolved_database_url())
     migrate.upgrade(db)
     app = create_app(settings, db)
+    tune_garbage_collector()
     print(f"runnerhub: serving http://{args.host}:{args.port}", file=sys.stderr)
     # Long polls must not hold a shutdown up: agents reconnect by themselves.
     uvicorn.run(
@@ -132,6 +134,15 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     db.dispose()
     return 0
+
+
+def tune_garbage_collector() -> None:
+    """Every request allocates thousands of short-lived objects. Keep the long-lived startup
+    heap out of collections, and collect the young generation less often: fewer, shorter
+    pauses in the latency tail."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 def _transaction(
