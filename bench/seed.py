@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from runnerhub.domain import accounts
 from runnerhub.storage.database import Database
@@ -39,14 +39,12 @@ def _bulk_runners(conn: object, login: str, count: int, now: datetime) -> None:
     label_rows = [{"scope_id": scope.id, "name": n, "name_lower": n.lower()} for n in LABELS]
     execute(labels.insert(), label_rows)
     label_ids = list(execute(select(labels.c.id).where(labels.c.scope_id == scope.id)).scalars())
-    first = (execute(select(func.max(runners.c.id))).scalar() or 0) + 1
     for start in range(0, count, 5000):
         batch = range(start, min(start + 5000, count))
         execute(
             runners.insert(),
             [
                 {
-                    "id": first + i,
                     "scope_id": scope.id,
                     "group_id": group,
                     "name": f"{login}-r{i}",
@@ -59,15 +57,18 @@ def _bulk_runners(conn: object, login: str, count: int, now: datetime) -> None:
                 for i in batch
             ],
         )
+    # Ids come from the database (an explicit id would not advance PostgreSQL's sequence).
+    ids = execute(select(runners.c.id).where(runners.c.scope_id == scope.id)).scalars().all()
+    for start in range(0, len(ids), 5000):
         execute(
             runner_labels.insert(),
             [
                 {
-                    "runner_id": first + i,
+                    "runner_id": runner_id,
                     "label_id": label_id,
                     "type": "custom" if n == 3 else "read-only",
                 }
-                for i in batch
+                for runner_id in ids[start : start + 5000]
                 for n, label_id in enumerate(label_ids)
             ],
         )

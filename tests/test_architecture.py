@@ -70,3 +70,15 @@ def test_domain_and_storage_know_no_http() -> None:
 def test_migrations_have_a_single_head(tmp_path: Path) -> None:
     config = alembic_config(Database(f"sqlite:///{tmp_path / 'x.db'}"))
     assert len(ScriptDirectory.from_config(config).get_heads()) == 1
+
+
+def test_migrations_build_exactly_the_tables(db: Database) -> None:
+    """The schema the migrations made (on this session's SQLite or PostgreSQL) is the one
+    storage/tables.py describes."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from runnerhub.storage.tables import metadata
+
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []

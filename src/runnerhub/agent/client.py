@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from runnerhub import __version__
@@ -98,15 +97,11 @@ class Client:
             "exp": now + 300,
             "jti": str(uuid.uuid4()),
         }
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
         form = {
             "grant_type": "client_credentials",
             "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": jwt.encode(claims, pem, algorithm="RS256"),
+            # The key object itself: PyJWT re-parses a PEM, with its costly checks, each time.
+            "client_assertion": jwt.encode(claims, key, algorithm="RS256"),
         }
         response = self._send("POST", authorization_url, data=form)
         if response.status_code == 401:

@@ -46,9 +46,15 @@ def _row(values: tuple[Any, ...]) -> RunnerRow:
     return RunnerRow(id_, name, os, version, bool(ephemeral), utc(last_seen_at), group, bool(busy))
 
 
+_COUNT = "SELECT runner_count FROM scopes WHERE id = :scope"
+_COUNT_NAMED = "SELECT count(*) FROM runners r" + _BY_SCOPE + _BY_NAME  # noqa: S608
+
+
 def count(conn: Connection, scope_id: int, name: str | None) -> int:
-    query = "SELECT count(*) FROM runners r" + _BY_SCOPE + (_BY_NAME if name else "")  # noqa: S608
-    found = sql.fetch_one(conn, query, scope=scope_id, name=(name or "").lower())
+    if name:  # names are unique per scope: 0 or 1
+        found = sql.fetch_one(conn, _COUNT_NAMED, scope=scope_id, name=name.lower())
+    else:
+        found = sql.fetch_one(conn, _COUNT, scope=scope_id)
     return int(found[0]) if found else 0
 
 

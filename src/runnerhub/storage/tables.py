@@ -41,6 +41,8 @@ scopes = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("kind", String(16), nullable=False),  # enterprise | organization | repository
+    # Kept exact by triggers (migration 0003): list requests read it instead of counting.
+    Column("runner_count", Integer, nullable=False, server_default="0"),
 )
 
 enterprises = Table(
