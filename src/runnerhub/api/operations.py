@@ -10,23 +10,31 @@ For each request, inside one database transaction:
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
-import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import anyio.to_thread
-import orjson
 from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runnerhub.api.mailboxes import Mailboxes
 from runnerhub.api.ratelimit import Budget, RateLimiter
+from runnerhub.api.responses import (
+    API_VERSIONS,
+    DEFAULT_API_VERSION,
+    GENERAL_DOCS,
+    RUNNER_DOCS,
+    Reply,
+    base_headers,
+    conditional,
+    error_reply,
+    render,
+)
 from runnerhub.auth.authenticate import authenticate
 from runnerhub.auth.permissions import (
     AGENT_PERMISSIONS,
@@ -42,7 +50,6 @@ from runnerhub.domain.runners import Clock
 from runnerhub.domain.scopes import Scope, ScopeKind
 from runnerhub.errors import (
     BadRequest,
-    Forbidden,
     NotFound,
     PayloadTooLarge,
     RateLimited,
@@ -53,12 +60,6 @@ from runnerhub.storage.database import Database
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_VERSION = "2022-11-28"
-# The runner endpoints are identical in both versions; 2026-03-10 only drops fields that
-# runnerhub's runner bodies never had (rate_limit's top-level `rate` aside).
-API_VERSIONS = ("2022-11-28", "2026-03-10")
-GENERAL_DOCS = "https://docs.github.com/rest"
-RUNNER_DOCS = "https://docs.github.com/rest/actions/self-hosted-runners"
 
 Resolver = Callable[[Connection, Mapping[str, Any]], Scope | None]
 
@@ -69,7 +70,7 @@ class AppState:
     db: Database
     limiter: RateLimiter
     catalog: list[RunnerApplication]
-    mailboxes: Mailboxes = field(default_factory=lambda: Mailboxes())
+    mailboxes: Mailboxes = field(default_factory=Mailboxes)
 
 
 @dataclass(slots=True)
@@ -97,15 +98,6 @@ class Call:
     def scope_or_fail(self) -> Scope:
         assert self.scope is not None, "a scoped operation has a scope"
         return self.scope
-
-
-@dataclass(slots=True)
-class Reply:
-    body: Any = None
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    # Work to await after the transaction commits (a long poll), giving the final reply.
-    then: Callable[[], Awaitable[Reply]] | None = None
 
 
 Handler = Callable[[Call], Reply]
@@ -154,7 +146,7 @@ def endpoint(operation: Operation) -> Callable[[Request], Any]:
         try:
             incoming = await _incoming(request, state.settings.max_body_bytes)
             reply = await _serve(state, operation, incoming)
-            reply = _conditional(request, state, operation, incoming, reply)
+            reply = conditional(request, state, operation, incoming, reply)
         except RunnerhubError as error:
             reply = error_reply(error, operation.docs_url)
         except Exception:
@@ -270,31 +262,6 @@ def _spend_budget(
     return key, limit
 
 
-class Mailboxes:
-    """Where long polls wait. A session's poll wakes when something is posted for it or the
-    session closes; otherwise it times out. In-process for now: several server instances
-    will signal each other through the database."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
-
-    async def wait(self, session_id: str, timeout: float) -> bool:
-        event = self._events.setdefault(session_id, asyncio.Event())
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            if self._events.get(session_id) is event and not event.is_set():
-                del self._events[session_id]
-
-    def wake(self, session_id: str) -> None:
-        event = self._events.pop(session_id, None)
-        if event is not None:
-            event.set()
-
-
 def budget_of(call: Call) -> Budget:
     return call.state.limiter.peek(call.budget_key, call.budget_limit, call.clock.now.timestamp())
 
@@ -341,73 +308,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _conditional(
-    request: Request, state: AppState, operation: Operation, incoming: Incoming, reply: Reply
-) -> Reply:
-    """GETs carry an ETag; a matching If-None-Match gets 304, which, as on GitHub, does not
-    count against the rate limit."""
-    if operation.method != "GET" or reply.status != 200:
-        return reply
-    encoded = orjson.dumps(reply.body)
-    etag = f'W/"{hashlib.sha256(encoded).hexdigest()[:40]}"'
-    reply.headers["ETag"] = etag
-    reply.headers["Cache-Control"] = (
-        f"private, max-age={state.settings.cache_max_age}, s-maxage={state.settings.cache_max_age}"
-    )
-    reply.headers["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
-    if request.headers.get("if-none-match") == etag:
-        if incoming.budget_key and operation.rate_limited:
-            state.limiter.refund(incoming.budget_key)
-            incoming.headers.update(_refunded(incoming.headers))
-        return Reply(None, 304, reply.headers)
-    reply.body = _Encoded(encoded)
-    return reply
-
-
-def _refunded(headers: dict[str, str]) -> dict[str, str]:
-    used = int(headers.get("x-ratelimit-used", "1")) - 1
-    limit = int(headers.get("x-ratelimit-limit", "0"))
-    return {"x-ratelimit-used": str(used), "x-ratelimit-remaining": str(max(limit - used, 0))}
-
-
-@dataclass(frozen=True, slots=True)
-class _Encoded:
-    data: bytes
-
-
-def error_reply(error: RunnerhubError, docs_url: str) -> Reply:
-    body: dict[str, Any] = {
-        "message": error.message,
-        "documentation_url": docs_url if error.status in (404, 409, 422) else GENERAL_DOCS,
-        "status": str(error.status),
-    }
-    if error.errors is not None:
-        body["errors"] = error.errors
-    headers = {}
-    if isinstance(error, Forbidden) and not isinstance(error, RateLimited):
-        if error.accepted_scopes is not None:
-            headers["X-Accepted-OAuth-Scopes"] = error.accepted_scopes
-        if error.accepted_permissions:
-            headers["X-Accepted-GitHub-Permissions"] = error.accepted_permissions
-    return Reply(body, error.status, headers)
-
-
-def base_headers(api_version: str) -> dict[str, str]:
-    selected = api_version if api_version in API_VERSIONS else DEFAULT_API_VERSION
-    return {
-        "X-GitHub-Api-Version-Selected": selected,
-        "X-GitHub-Media-Type": "github.v3; format=json",
-        "X-GitHub-Request-Id": request_id(),
-    }
-
-
-def request_id() -> str:
-    raw = secrets.token_hex(14).upper()
-    return f"{raw[:4]}:{raw[4:8]}:{raw[8:14]}:{raw[14:20]}:{raw[20:28]}"
-
-
-def render(reply: Reply, headers: dict[str, str]) -> Response:
-    if reply.body is None:
-        return Response(status_code=reply.status, headers=headers)
-    data = reply.body.data if isinstance(reply.body, _Encoded) else orjson.dumps(reply.body)
-    return Response(data, reply.status, headers, media_type="application/json; charset=utf-8")
+__all__ = [
+    "GENERAL_DOCS",
+    "RUNNER_DOCS",
+    "AppState",
+    "Call",
+    "Operation",
+    "Reply",
+    "Resolver",
+    "base_headers",
+    "endpoint",
+    "render",
+]
