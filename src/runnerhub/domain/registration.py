@@ -10,7 +10,7 @@ only for its own scope and purpose.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -41,7 +41,6 @@ class Registration:
     work_folder: str = "_work"
     os: str = "linux"
     version: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
