@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from openapi_schema_validator import OAS30Validator
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openapi"
+# GitHub's OpenAPI descriptions live in the workspace's shared/ beside the checkout (where CI
+# puts them too); RUNNERHUB_SPEC_DIR points elsewhere.
+SPEC_DIR = Path(
+    os.environ.get("RUNNERHUB_SPEC_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "spec" / "openapi"
+)
 
 
 @functools.cache
 def spec(name: str) -> dict[str, Any]:
-    return dict(json.loads((SPEC_DIR / f"{name}.json").read_text()))
+    path = SPEC_DIR / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"GitHub's OpenAPI description {path} is missing: the contract tests need "
+            "shared/spec/openapi beside the checkout, or RUNNERHUB_SPEC_DIR"
+        )
+    return dict(json.loads(path.read_text()))
 
 
 def spec_for(path: str) -> str:
