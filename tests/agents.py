@@ -22,6 +22,13 @@ def agent(directory: Path, *args: str, timeout: float = 60) -> subprocess.Comple
     )
 
 
+def configure(
+    directory: Path, url: str, token: str, *extra: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`runnerhub-agent config --url URL --token TOKEN ...` in `directory`."""
+    return agent(directory, "config", "--url", url, "--token", token, *extra, timeout=timeout)
+
+
 @dataclass
 class RunningAgent:
     directory: Path

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from runnerhub.auth.secrets import hash_token
 from runnerhub.storage.database import Database
 from runnerhub.storage.tables import runner_tokens
-from tests.agents import agent, start_agent, wait_for
+from tests.agents import agent, configure, start_agent, wait_for
 from tests.factories import World
 from tests.helpers import ALL_SCOPES, auth
 from tests.server import ServerProcess, start_server
@@ -67,18 +67,8 @@ class Fleet:
         return None if runner is None else str(runner["status"])
 
     def config(self, directory: Path, name: str, *extra: str) -> None:
-        done = agent(
-            directory,
-            "config",
-            "--url",
-            self.url,
-            "--token",
-            self.registration_token(),
-            "--name",
-            name,
-            "--unattended",
-            *extra,
-        )
+        token = self.registration_token()
+        done = configure(directory, self.url, token, "--name", name, "--unattended", *extra)
         assert done.returncode == 0, done.stderr
 
 
@@ -194,14 +184,14 @@ def test_expired_unknown_and_foreign_tokens_register_nothing(
             .values(expires_at=world.now() - timedelta(seconds=1))
         )
     )
-    done = agent(tmp_path, "config", "--url", fleet.url, "--token", expired, "--name", "late")
+    done = configure(tmp_path, fleet.url, expired, "--name", "late")
     assert done.returncode == 3
     assert "expired" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
-    unknown = agent(tmp_path, "config", "--url", fleet.url, "--token", "A" * 29, "--name", "x")
+    unknown = configure(tmp_path, fleet.url, "A" * 29, "--name", "x")
     assert unknown.returncode == 3
     foreign = Fleet(live, world, "org").registration_token()
-    other = agent(tmp_path, "config", "--url", fleet.url, "--token", foreign, "--name", "y")
+    other = configure(tmp_path, fleet.url, foreign, "--name", "y")
     assert other.returncode == 3
     assert fleet.runners() == {}
     assert not (tmp_path / ".runner").exists()
@@ -213,9 +203,7 @@ def test_one_registration_token_registers_several_runners(
     fleet = Fleet(live, world, "org")
     token = fleet.registration_token()
     for name in ("one", "two"):
-        done = agent(
-            tmp_path / name, "config", "--url", fleet.url, "--token", token, "--name", name
-        )
+        done = configure(tmp_path / name, fleet.url, token, "--name", name)
         assert done.returncode == 0, done.stderr
     assert set(fleet.runners()) == {"one", "two"}
 
@@ -225,21 +213,11 @@ def test_name_clash_replace_and_bad_urls(live: ServerProcess, world: World, tmp_
     fleet.config(tmp_path / "a", "twin")
     first_id = fleet.runners()["twin"]["id"]
     token = fleet.registration_token()
-    clash = agent(tmp_path / "b", "config", "--url", fleet.url, "--token", token, "--name", "twin")
+    clash = configure(tmp_path / "b", fleet.url, token, "--name", "twin")
     assert clash.returncode == 4
     assert "--replace" in clash.stderr
-    replaced = agent(
-        tmp_path / "b",
-        "config",
-        "--url",
-        fleet.url,
-        "--token",
-        token,
-        "--name",
-        "twin",
-        "--replace",
-        "--labels",
-        "new",
+    replaced = configure(
+        tmp_path / "b", fleet.url, token, "--name", "twin", "--replace", "--labels", "new"
     )
     assert replaced.returncode == 0, replaced.stderr
     runner = fleet.runners()["twin"]
@@ -247,34 +225,12 @@ def test_name_clash_replace_and_bad_urls(live: ServerProcess, world: World, tmp_
     assert "new" in [lb["name"] for lb in runner["labels"]]
     # The replaced registration's key no longer works.
     assert agent(tmp_path / "a", "run").returncode == 6
-    wrong = agent(
-        tmp_path / "c",
-        "config",
-        "--url",
-        f"{live.url}/no-such-org-here",
-        "--token",
-        token,
-        "--name",
-        "x",
-    )
+    wrong = configure(tmp_path / "c", f"{live.url}/no-such-org-here", token, "--name", "x")
     assert wrong.returncode == 7
-    nowhere = agent(
-        tmp_path / "d",
-        "config",
-        "--url",
-        "http://127.0.0.1:9/acme",
-        "--token",
-        token,
-        "--name",
-        "x",
-    )
+    nowhere = configure(tmp_path / "d", "http://127.0.0.1:9/acme", token, "--name", "x")
     assert nowhere.returncode == 5
-    assert (
-        agent(
-            tmp_path / "e", "config", "--url", fleet.url, "--token", token, "--no-default-labels"
-        ).returncode
-        == 1
-    )
+    no_labels = configure(tmp_path / "e", fleet.url, token, "--no-default-labels")
+    assert no_labels.returncode == 1
 
 
 def test_deleted_runner_credentials_stop_working_at_once(
@@ -329,18 +285,7 @@ def test_fifty_agents_at_once(live: ServerProcess, world: World, tmp_path: Path)
     names = [f"fleet-{i:02d}" for i in range(50)]
 
     def config(name: str) -> int:
-        done = agent(
-            tmp_path / name,
-            "config",
-            "--url",
-            fleet.url,
-            "--token",
-            token,
-            "--name",
-            name,
-            timeout=120,
-        )
-        return done.returncode
+        return configure(tmp_path / name, fleet.url, token, "--name", name, timeout=120).returncode
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         assert list(pool.map(config, names)) == [0] * 50
@@ -357,3 +302,29 @@ def test_fifty_agents_at_once(live: ServerProcess, world: World, tmp_path: Path)
         for each in running:
             each.process.wait(timeout=30)
     assert all(r["status"] == "offline" for r in fleet.runners().values())
+
+
+def test_closing_a_session_answers_its_pending_poll_at_once(
+    db: Database, database_url: str, workdir: Path, world: World, tmp_path: Path
+) -> None:
+    # A long window: the poll would otherwise be held for 15 s.
+    server = start_server(database_url, workdir, offline_after_seconds="30")
+    try:
+        fleet = Fleet(server, world, "org")
+        fleet.config(tmp_path, "waiting")
+        bearer = {"Authorization": f"Bearer {_steal_access_token(tmp_path)}"}
+        session = httpx.post(f"{server.url}/_apis/runner/sessions", headers=bearer).json()
+        messages = f"{server.url}/_apis/runner/messages?sessionId={session['sessionId']}"
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            started = time.monotonic()
+            poll = pool.submit(httpx.get, messages, headers=bearer, timeout=30)
+            time.sleep(1)
+            closed = httpx.delete(
+                f"{server.url}/_apis/runner/sessions/{session['sessionId']}", headers=bearer
+            )
+            assert closed.status_code == 204
+            assert poll.result().status_code == 202
+            assert time.monotonic() - started < 5
+        assert fleet.status("waiting") == "offline"
+    finally:
+        server.stop()

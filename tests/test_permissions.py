@@ -132,6 +132,14 @@ def test_private_repository_is_invisible_to_outsiders(client: httpx.Client, worl
     path = f"/repos/{repo}/actions/runners"
     assert status(client, "GET", path, auth(world.token(owner, scopes=["repo"]))) == 200
     assert status(client, "GET", path, auth(world.token(reader, scopes=["repo"]))) == 403
+    shown = client.get(f"/repos/{repo}", headers=auth(world.token(reader, scopes=["repo"])))
+    assert shown.json()["permissions"] == {
+        "admin": False,
+        "maintain": False,
+        "push": False,
+        "triage": False,
+        "pull": True,
+    }
     assert status(client, "GET", path, auth(world.token(outsider, scopes=["repo"]))) == 404
     assert (
         status(client, "GET", f"/repos/{repo}", auth(world.token(outsider, scopes=["repo"]))) == 404

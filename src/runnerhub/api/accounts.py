@@ -7,7 +7,7 @@ from typing import Any
 
 from runnerhub.api import wire_accounts
 from runnerhub.api.operations import Call, Operation, Reply, budget_of
-from runnerhub.auth.permissions import Permission, visible_role
+from runnerhub.auth.permissions import Permission, repository_permissions, visible_role
 from runnerhub.errors import NotFound
 from runnerhub.storage import accounts
 
@@ -56,17 +56,7 @@ def get_repo(call: Call) -> Reply:
     owner_row = accounts.account_by_id(call.conn, scope.owner_id or 0)
     assert row is not None
     assert owner_row is not None
-    permissions = None
-    if call.principal is not None:
-        admin, push = role == "admin", role == "admin"
-        pull = role is not None or not scope.private
-        permissions = {
-            "admin": admin,
-            "maintain": admin,
-            "push": push,
-            "triage": push,
-            "pull": pull,
-        }
+    permissions = None if call.principal is None else repository_permissions(role, scope)
     body = wire_accounts.repository(row, owner_row, call.api_url, call.web_url, permissions)
     return Reply(body)
 

@@ -18,8 +18,6 @@ from runnerhub.domain.registration import EVENTS, Registration
 from runnerhub.domain.runner_tokens import Purpose
 from runnerhub.errors import BadRequest, Unauthorized, ValidationFailed
 
-PROTOCOL_DOCS = "https://docs.github.com/rest/actions/self-hosted-runners"
-
 
 def _remote_auth(call: Call) -> str:
     scheme, _, token = (call.authorization or "").partition(" ")

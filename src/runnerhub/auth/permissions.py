@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from sqlalchemy.engine import Connection
 
+from runnerhub.auth.authenticate import REQUIRES_AUTHENTICATION
 from runnerhub.auth.principals import Principal, TokenKind
 from runnerhub.domain.scopes import Scope, ScopeKind
 from runnerhub.errors import Forbidden, NotFound, Unauthorized
@@ -67,7 +68,7 @@ REQUIREMENTS = {
 
 def require_user(principal: Principal | None) -> Principal:
     if principal is None:
-        raise Unauthorized("Requires authentication")
+        raise Unauthorized(REQUIRES_AUTHENTICATION)
     return principal
 
 
@@ -130,6 +131,13 @@ def _fine_grained_grant_allows(
     if scope.kind is ScopeKind.REPOSITORY:
         return grant.covers_repository(scope.owner_id, scope.subject_id)
     return grant.resource_owner_id == scope.subject_id
+
+
+def repository_permissions(role: str | None, scope: Scope) -> dict[str, bool]:
+    """The `permissions` block GitHub adds to a repository for an authenticated caller."""
+    admin = role == "admin"
+    pull = role is not None or not scope.private
+    return {"admin": admin, "maintain": admin, "push": admin, "triage": admin, "pull": pull}
 
 
 def visible_role(conn: Connection, principal: Principal | None, scope: Scope) -> str | None:
