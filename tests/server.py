@@ -12,6 +12,9 @@ from pathlib import Path
 
 import httpx
 
+# Small, so that test servers do not spend the CPU the tests need on keys no test takes.
+POOL_SIZE = 2
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -38,7 +41,11 @@ def start_server(
     database_url: str, workdir: Path, *, port: int | None = None, **settings: str
 ) -> ServerProcess:
     port = port or free_port()
-    env = {**os.environ, "RUNNERHUB_DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "RUNNERHUB_DATABASE_URL": database_url,
+        "RUNNERHUB_RUNNER_KEY_POOL_SIZE": str(POOL_SIZE),
+    }
     env.update({f"RUNNERHUB_{k.upper()}": v for k, v in settings.items()})
     log = workdir / f"server-{port}.log"
     command = [sys.executable, "-m", "runnerhub.cli.main", "serve", "--port", str(port)]

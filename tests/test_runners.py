@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -14,8 +15,10 @@ from sqlalchemy import select
 
 from runnerhub.auth.secrets import hash_token
 from runnerhub.storage.tables import runner_tokens, runners
+from tests.agents import wait_for
 from tests.factories import World
 from tests.helpers import auth
+from tests.server import POOL_SIZE, ServerProcess
 
 
 @pytest.fixture
@@ -62,6 +65,11 @@ def test_jit_blob_has_the_official_runner_shape(
     assert files[".credentials"]["Scheme"] == "OAuth"
     params = files[".credentials_rsaparams"]
     assert set(params) == {"modulus", "exponent", "d", "p", "q", "dp", "dq", "inverseQ"}
+    assert stored_public_key(world, runner["id"]) == public_pem(params)
+
+
+def public_pem(params: dict[str, object]) -> str:
+    """The public half of the private key the runner got, as the server should store it."""
 
     def number(key: str) -> int:
         return int.from_bytes(base64.b64decode(str(params[key])), "big")
@@ -76,15 +84,35 @@ def test_jit_blob_has_the_official_runner_shape(
         number("inverseQ"),
         public,
     ).private_key()
-    stored = world.db.read(
-        lambda c: c.execute(
-            select(runners.c.public_key).where(runners.c.id == runner["id"])
-        ).scalar()
-    )
-    mine = private.public_key().public_bytes(
+    pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    assert stored == mine.decode()
+    return pem.decode()
+
+
+def stored_public_key(world: World, runner_id: int) -> str:
+    return str(
+        world.db.read(
+            lambda c: c.execute(
+                select(runners.c.public_key).where(runners.c.id == runner_id)
+            ).scalar()
+        )
+    )
+
+
+def test_jit_keys_are_unique_from_the_pool_and_beyond_it(
+    client: httpx.Client, server: ServerProcess, world: World, org_admin: dict[str, str]
+) -> None:
+    # The test server's pool holds POOL_SIZE keys: the first configs take pooled keys, the
+    # rest are made per request.
+    wait_for(lambda: "runner key pool full" in server.log.read_text(), 30, "the key pool to fill")
+    keys = []
+    for n in range(POOL_SIZE + 3):
+        body = jit(client, org_admin, name=f"pooled-{n}").json()
+        params = decode(body["encoded_jit_config"])[".credentials_rsaparams"]
+        assert stored_public_key(world, body["runner"]["id"]) == public_pem(params)
+        keys.append(params["modulus"])
+    assert len(set(keys)) == len(keys)
 
 
 def test_jit_name_clash_is_409_case_insensitively(
@@ -185,11 +213,9 @@ def test_enterprise_by_numeric_id(client: httpx.Client, world: World) -> None:
 
 
 def test_concurrent_jit_with_one_name_gives_one_runner_and_409s(
-    server: object, org_admin: dict[str, str]
+    server: ServerProcess, org_admin: dict[str, str]
 ) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    url = server.url  # type: ignore[attr-defined]
+    url = server.url
     payload = {"name": "race", "runner_group_id": 1, "labels": ["x"]}
 
     def make(_: int) -> int:
@@ -200,3 +226,4 @@ def test_concurrent_jit_with_one_name_gives_one_runner_and_409s(
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = sorted(pool.map(make, range(6)))
     assert statuses == [201, 409, 409, 409, 409, 409]
+

@@ -28,6 +28,7 @@ from runnerhub.api.operations import (
 from runnerhub.api.ratelimit import RateLimiter
 from runnerhub.api.runners import ScopeMount, runner_operations
 from runnerhub.domain import cleanup, downloads
+from runnerhub.domain.keys import KeyPool
 from runnerhub.domain.models import RunnerApplication
 from runnerhub.domain.scopes import ScopeKind
 from runnerhub.settings import Settings
@@ -107,8 +108,10 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(sweep_stale_runners(settings, database))
+        state.keys.start()
         yield
         sweeper.cancel()
+        state.keys.stop()
         if db is None:
             database.dispose()
 
@@ -119,5 +122,12 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
-    app.state.runnerhub = AppState(settings, database, RateLimiter(), runner_catalog(settings))
+    state = AppState(
+        settings,
+        database,
+        RateLimiter(),
+        runner_catalog(settings),
+        KeyPool(settings.runner_key_pool_size),
+    )
+    app.state.runnerhub = state
     return app

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
 
+    # RSA keys made ahead of time in the background for JIT configs, so a burst of them does
+    # not wait on key generation (~40 ms of CPU each). 0 turns the pool off.
+    runner_key_pool_size: int = 256
+
     @property
     def long_poll_seconds(self) -> float:
         return min(50.0, self.offline_after_seconds / 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -117,6 +118,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from runnerhub.app import create_app
 
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("runnerhub").setLevel(logging.INFO)
     settings = Settings()
     db = Database(settings.resolved_database_url())
     migrate.upgrade(db)
