@@ -227,3 +227,27 @@ def test_concurrent_jit_with_one_name_gives_one_runner_and_409s(
         statuses = sorted(pool.map(make, range(6)))
     assert statuses == [201, 409, 409, 409, 409, 409]
 
+
+def test_total_count_stays_exact_under_concurrent_creates_and_deletes(
+    server: ServerProcess, world: World, org_admin: dict[str, str]
+) -> None:
+    # The count is kept by triggers (on PostgreSQL, run at commit): concurrent transactions
+    # in one scope must neither lose nor double an update.
+    base, headers = org_admin["base"], auth(org_admin["token"])
+
+    def create(n: int) -> int:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            body = {"name": f"counted-{n}", "runner_group_id": 1, "labels": ["x"]}
+            created = http.post(f"{base}/generate-jitconfig", json=body, headers=headers)
+            return int(created.json()["runner"]["id"])
+
+    def delete(runner_id: int) -> int:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            return http.delete(f"{base}/{runner_id}", headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(create, range(16)))
+        assert set(pool.map(delete, ids[:6])) == {204}
+    with httpx.Client(base_url=server.url) as http:
+        listed = http.get(base, params={"per_page": 100}, headers=headers).json()
+    assert listed["total_count"] == len(listed["runners"]) == 10
