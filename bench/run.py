@@ -28,9 +28,9 @@ import httpx
 from sqlalchemy import func, select
 
 from bench import agents, servers
-from bench.load import Run, wrk
+from bench.load import Run, burst, wrk
 from bench.seed import seed_org
-from runnerhub.settings import normalize_database_url
+from runnerhub.settings import Settings, normalize_database_url
 from runnerhub.storage import migrate
 from runnerhub.storage.database import Database
 from runnerhub.storage.tables import accounts, runners
@@ -112,34 +112,46 @@ def bench_scale(
 def bench_writes(
     url: str, token: str, ids: tuple[int, int], args: argparse.Namespace, log: Path
 ) -> dict[str, Any]:
+    """Each write for `seconds`, and JIT configs twice: a burst the key pool absorbs, then
+    sustained load once the pool is empty, where every request makes its own RSA key."""
     server = servers.runnerhub(url, log)
     base = "/orgs/writes/actions/runners"
+    jit_body = '{"name":"jit-{n}","runner_group_id":1,"labels":["x"]}'
     cases = {
         "add-labels": (f"{base}/{{id}}/labels", '{"labels":["w-{n}"]}'),
         "registration-token": (f"{base}/registration-token", None),
-        "generate-jitconfig": (
-            f"{base}/generate-jitconfig",
-            '{"name":"jit-{n}","runner_group_id":1,"labels":["x"]}',
-        ),
+        "generate-jitconfig, sustained": (f"{base}/generate-jitconfig", jit_body),
     }
-    runs: dict[str, list[Run]] = {name: [] for name in cases}
+    pool = Settings().runner_key_pool_size
+    burst_name = f"generate-jitconfig, burst of {pool}"
+    runs: dict[str, list[Run]] = {"add-labels": [], "registration-token": []}
+    if pool:
+        runs[burst_name] = []
+    runs["generate-jitconfig, sustained"] = []
     try:
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             for name, (path, body) in cases.items():
-                runs[name].append(
-                    wrk(
-                        server.url,
-                        path,
-                        token,
-                        seconds=args.seconds,
-                        method="POST",
-                        body=body,
-                        ids=ids,
+                if name.endswith("sustained") and pool:
+                    wait_for_key_pool(log, fills=round_ + 1)
+                    runs[burst_name].append(
+                        burst(server.url, path, token, requests=pool, body=jit_body)
                     )
-                )
+                runs[name].append(
+                    wrk(server.url, path, token, seconds=args.seconds, method="POST", body=body,
+                        ids=ids)
+                )  # fmt: skip
     finally:
         server.stop()
     return {name: median_run(r) for name, r in runs.items()}
+
+
+def wait_for_key_pool(log: Path, fills: int, timeout: float = 300) -> None:
+    """Until the server has logged its key pool full `fills` times (once per refill)."""
+    deadline = time.monotonic() + timeout
+    while log.read_text().count("runner key pool full") < fills:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the runner key pool did not fill")
+        time.sleep(0.5)
 
 
 def bench_agents(
