@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,11 +55,14 @@ def _sqlite_on_begin(conn: Connection) -> None:
     )
 
 
-def insert_ignoring_conflicts(conn: Connection, table: Table) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING, which both dialects spell the same but build apart."""
+def insert_ignoring_conflicts(
+    conn: Connection, table: Table, on: Sequence[str] | None = None
+) -> Insert:
+    """INSERT ... ON CONFLICT [(on)] DO NOTHING, which both dialects spell the same but build
+    apart. With `on`, only a conflict on that unique key is ignored."""
     if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=on)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=on)
 
 
 def utc(value: object) -> datetime | None:
