@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,12 +15,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
 from runnerhub.auth.secrets import hash_token
+from runnerhub.runner_config import (
+    RunnerFiles,
+    config_files,
+    decode_jit_config,
+    jit_files,
+    parse_files,
+)
 from runnerhub.storage.database import Database
 from runnerhub.storage.tables import runner_tokens
-from tests.agents import agent, configure, start_agent, wait_for
+from tests.agents import AGENT, ENV, agent, configure, start_agent, wait_for
 from tests.factories import World
 from tests.helpers import ALL_SCOPES, auth
 from tests.server import ServerProcess, start_server
@@ -167,7 +178,12 @@ def test_jit_config_starts_without_registration(
     blob = httpx.post(path, json=body, headers=auth(fleet.token)).json()["encoded_jit_config"]
     running = start_agent(tmp_path, "--jitconfig", blob)
     wait_for(lambda: fleet.status("jitter") == "online", 20, "the JIT runner online")
+    # As the official runner does, the blob's files are written as they are: GitHub's form.
     assert json.loads((tmp_path / ".runner").read_text())["AgentName"] == "jitter"
+    assert json.loads((tmp_path / ".runner").read_text())["AgentId"] == str(
+        fleet.runners()["jitter"]["id"]
+    )
+    assert decode_jit_config(blob)[".runner"] == json.loads((tmp_path / ".runner").read_text())
     running.stop()
     assert agent(tmp_path / "bad", "run", "--jitconfig", "not-base64!").returncode == 1
 
@@ -244,13 +260,144 @@ def test_deleted_runner_credentials_stop_working_at_once(
     stolen = _steal_access_token(tmp_path)
     sessions = f"{live.url}/_apis/runner/sessions"
     assert httpx.post(sessions, headers={"Authorization": f"Bearer {stolen}"}).status_code == 409
-    runner_id = settings["AgentId"]
+    runner_id = settings["agentId"]
     deleted = httpx.delete(
         f"{live.url}{fleet.api}/actions/runners/{runner_id}", headers=auth(fleet.token)
     )
     assert deleted.status_code == 204
     assert httpx.post(sessions, headers={"Authorization": f"Bearer {stolen}"}).status_code == 401
     assert running.process.wait(timeout=30) == 6  # the agent learns it was removed
+
+
+def test_config_refuses_a_configured_directory(
+    live: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    fleet = Fleet(live, world, "org")
+    fleet.config(tmp_path, "first")
+    before = (tmp_path / ".credentials").read_text()
+    again = configure(tmp_path, fleet.url, fleet.registration_token(), "--name", "second")
+    assert again.returncode == 8
+    assert "already configured" in again.stderr
+    assert "runnerhub-agent remove" in again.stderr
+    assert set(fleet.runners()) == {"first"}  # nothing registered: checked before any request
+    assert (tmp_path / ".credentials").read_text() == before
+    # Even a token the server would refuse is not sent.
+    assert configure(tmp_path, "http://127.0.0.1:9/nowhere", "A" * 29).returncode == 8
+    replaced = configure(
+        tmp_path, fleet.url, fleet.registration_token(), "--name", "first", "--replace"
+    )
+    assert replaced.returncode == 0, replaced.stderr
+    assert set(fleet.runners()) == {"first"}
+    assert (tmp_path / ".credentials").read_text() != before  # the new registration's
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_signal_at_any_moment_stops_the_agent(
+    live: ServerProcess, world: World, tmp_path: Path, sig: signal.Signals
+) -> None:
+    fleet = Fleet(live, world, "org")
+    fleet.config(tmp_path, "skittish")
+    for delay in (0, 0.02, 0.05, 0.1, 0.2, 0.5):
+        running = start_agent(tmp_path)
+        time.sleep(delay)
+        running.process.send_signal(sig)
+        try:
+            code = running.process.wait(timeout=10)
+        finally:
+            running.process.kill()
+        log = running.log.read_text()
+        # Before the interpreter reaches the agent's first line, the signal's default action
+        # ends the process; from there on the agent stops cleanly, with 0.
+        started = "runnerhub/agent" in log or "runnerhub-agent:" in log
+        assert code == 0 or not started, (delay, code, log)
+        assert "Traceback" not in log or not started, (delay, log)
+    assert fleet.status("skittish") == "offline"
+
+
+def test_the_agent_entry_point_imports_nothing_slow() -> None:
+    # The signal handlers are installed first, so the modules imported before them are few.
+    slow = {"httpx", "cryptography", "argparse"}
+    probe = f"import sys, runnerhub.agent.cli; print(sorted(set(sys.modules) & {slow!r}))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=ENV)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    assert AGENT[-1] == "runnerhub.agent.cli"
+
+
+def test_config_writes_the_files_as_config_sh_does(
+    live: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    fleet = Fleet(live, world, "repo")
+    fleet.config(tmp_path, "official")
+    runner = fleet.runners()["official"]
+    settings = json.loads((tmp_path / ".runner").read_text())
+    assert settings == {
+        "agentId": runner["id"],
+        "agentName": "official",
+        "poolId": runner["runner_group_id"],
+        "poolName": "Default",
+        "serverUrl": live.url + "/",
+        "gitHubUrl": fleet.url,
+        "workFolder": "_work",
+        "disableUpdate": True,
+        "useV2Flow": True,
+        "serverUrlV2": live.url + "/",
+    }  # no "ephemeral": false and null settings are left out, as RunnerSettings does
+    credentials = json.loads((tmp_path / ".credentials").read_text())
+    assert credentials["scheme"] == "OAuth"
+    assert set(credentials["data"]) == {"clientId", "authorizationUrl", "requireFipsCryptography"}
+    params = json.loads((tmp_path / ".credentials_rsaparams").read_text())
+    assert set(params) == {"d", "dp", "dq", "exponent", "inverseQ", "modulus", "p", "q"}
+    fleet.config(tmp_path / "e", "brief", "--ephemeral")
+    assert json.loads((tmp_path / "e" / ".runner").read_text())["ephemeral"] is True
+
+
+def test_runner_files_read_in_either_spelling(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    runner = RunnerFiles(
+        agent_id=3, agent_name="r", pool_id=1, pool_name="Default",
+        server_url="http://h/", github_url="http://h/acme", work_folder="_work",
+        ephemeral=True, client_id="c", authorization_url="http://h/_apis/oauth2/token/c", key=key,
+    )  # fmt: skip
+    jit = jit_files(runner)
+    assert jit[".runner"]["AgentId"] == "3"  # GitHub's JIT form: PascalCase, ids as strings
+    assert set(jit[".credentials"]) == {"Scheme", "Data"}
+    assert config_files(runner)[".runner"]["agentId"] == 3
+    shouting = {".runner": {k.upper(): v for k, v in jit[".runner"].items()}}
+    for documents in (jit, config_files(runner), {**jit, **shouting}):
+        read = parse_files(documents)
+        assert read.key.private_numbers() == key.private_numbers()
+        assert read == RunnerFiles(**{**_fields(runner), "key": read.key})
+    with pytest.raises(ValueError, match="agentid"):
+        parse_files({**jit, ".runner": {"AgentName": "r"}})
+    with pytest.raises(ValueError, match="three"):
+        parse_files({**jit, ".runner": {**jit[".runner"], "AgentId": "three"}})
+
+
+def test_runner_files_are_spelled_in_runner_config_only() -> None:
+    src = Path(__file__).resolve().parents[1] / "src" / "runnerhub"
+    for module in src.rglob("*.py"):
+        if module.name != "runner_config.py":
+            text = module.read_text()
+            for key in ('"AgentId"', '"agentId"', '"Scheme"', '"scheme"', '"authorizationUrl"'):
+                assert key not in text, f"{module} spells {key}"
+    # The agent and the shared formats import nothing from the server side.
+    for module in [*(src / "agent").glob("*.py"), src / "runner_config.py"]:
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                shared = name in ("runnerhub", "runnerhub.runner_config")
+                assert (
+                    not name.startswith("runnerhub") or shared or name.startswith("runnerhub.agent")
+                ), f"{module} imports {name}"
+
+
+def _fields(runner: RunnerFiles) -> dict[str, object]:
+    return {name: getattr(runner, name) for name in RunnerFiles.__slots__}
 
 
 def _steal_access_token(directory: Path) -> str:

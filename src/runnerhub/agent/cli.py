@@ -1,86 +1,44 @@
 """`runnerhub-agent`: config, run, remove, with the official runner's command shapes.
 
-Exit codes: 0 done; 1 error; 2 usage; 3 token rejected (unknown, expired, other scope);
-4 name taken (use --replace); 5 server unreachable; 6 not configured, or removed on the
-server; 7 no organization, repository or enterprise at the URL.
+Exit codes: 0 done, or `run` stopped by SIGINT or SIGTERM; 1 error, or `config` or `remove`
+stopped by a signal; 2 usage; 3 token rejected (unknown, expired, other scope); 4 name taken
+(use --replace); 5 server unreachable; 6 not configured, or removed on the server; 7 no
+organization, repository or enterprise at the URL; 8 already configured (run `remove` first,
+or use --replace).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import socket
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from runnerhub.agent import commands
 from runnerhub.agent.errors import AgentError
+from runnerhub.agent.stop import Stop, check, stop_on_signals
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    directory = Path.cwd()
-    try:
-        if args.command == "config":
-            return commands.configure(directory, _config_options(args))
-        if args.command == "run":
-            if args.jitconfig:
-                commands.start_from_jit_config(directory, args.jitconfig)
-            max_backoff = float(os.environ.get("RUNNERHUB_AGENT_MAX_BACKOFF", "30"))
-            return commands.run(directory, max_backoff)
-        return commands.remove(directory, args.token, args.local)
-    except AgentError as error:
-        print(f"runnerhub-agent: {error}", file=sys.stderr)
-        return error.exit_code
+    # The signal handlers first; everything else, even argument parsing, is imported after
+    # them (httpx and cryptography take ~0.2 s), so no signal is lost while the agent starts.
+    with stop_on_signals():
+        command: str | None = None
+        try:
+            from runnerhub.agent import arguments
+
+            args = arguments.parse(argv)
+            command = args.command
+            check()  # a Stop raised during the imports may have been dropped
+            return arguments.dispatch(args)
+        except Stop as stop:
+            _say(f"{stop}: stopped")
+            # Stopping is how `run` ends; a `config` or `remove` stopped did not finish.
+            return 1 if command in ("config", "remove") else 0
+        except AgentError as error:
+            _say(str(error))
+            return error.exit_code
 
 
-def _config_options(args: argparse.Namespace) -> commands.ConfigOptions:
-    labels: list[str] = []
-    for label in (args.labels or "").split(","):
-        label = label.strip()
-        if label and label.lower() not in {lb.lower() for lb in labels}:
-            labels.append(label)
-    return commands.ConfigOptions(
-        url=args.url,
-        token=args.token,
-        name=args.name or socket.gethostname(),
-        labels=labels,
-        no_default_labels=args.no_default_labels,
-        runner_group=args.runnergroup,
-        work=args.work,
-        ephemeral=args.ephemeral,
-        replace=args.replace,
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="runnerhub-agent", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    config = sub.add_parser("config", help="register this runner with a registration token")
-    config.add_argument(
-        "--url", required=True, help="http://HOST:PORT/ORG, /OWNER/REPO or /enterprises/SLUG"
-    )
-    config.add_argument("--token", required=True, help="a registration token")
-    config.add_argument("--name", help="the runner's name (default: the host name)")
-    config.add_argument("--labels", help="extra labels, comma-separated")
-    config.add_argument("--no-default-labels", action="store_true")
-    config.add_argument("--runnergroup", default="Default")
-    config.add_argument("--work", default="_work")
-    config.add_argument("--ephemeral", action="store_true")
-    config.add_argument("--replace", action="store_true", help="take over a runner of this name")
-    config.add_argument("--unattended", action="store_true", help="never prompt (it never does)")
-
-    run = sub.add_parser("run", help="go online and stay online until stopped")
-    run.add_argument("--jitconfig", help="start from an encoded JIT config instead")
-
-    remove = sub.add_parser("remove", help="remove the registration, here and on the server")
-    remove.add_argument("--token", help="a remove token")
-    remove.add_argument("--local", action="store_true", help="remove only the local files")
-    return parser
+def _say(message: str) -> None:
+    print(f"runnerhub-agent: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

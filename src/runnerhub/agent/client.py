@@ -12,6 +12,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from runnerhub import __version__
+from runnerhub.agent import stop
 from runnerhub.agent.errors import (
     AccessExpired,
     AgentError,
@@ -45,7 +46,11 @@ class Client:
     def close(self) -> None:
         self.http.close()
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, *, closing: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        if not closing:
+            stop.check()  # before each request: a signal whose Stop was dropped ends here
         try:
             return self.http.request(method, url, **kwargs)
         except httpx.TransportError as error:
@@ -118,7 +123,10 @@ class Client:
 
     def delete_session(self, server_url: str, token: str, session_id: str) -> None:
         response = self._send(
-            "DELETE", f"{server_url}_apis/runner/sessions/{session_id}", headers=_bearer(token)
+            "DELETE",
+            f"{server_url}_apis/runner/sessions/{session_id}",
+            closing=True,
+            headers=_bearer(token),
         )
         if response.status_code not in (204, 404):
             _raise_for_session(response)

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import random
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -23,17 +19,13 @@ from runnerhub.agent.client import Client, server_root
 from runnerhub.agent.errors import (
     AccessExpired,
     AgentError,
+    AlreadyConfigured,
     SessionGone,
     SessionTaken,
     Unreachable,
 )
-from runnerhub.runner_config import (
-    CREDENTIALS_FILE,
-    RSA_PARAMS_FILE,
-    RUNNER_FILE,
-    decode_jit_config,
-    rsa_parameters,
-)
+from runnerhub.agent.stop import Stop
+from runnerhub.runner_config import RunnerFiles, config_files, decode_jit_config, parse_files
 
 
 def say(message: str) -> None:
@@ -54,6 +46,12 @@ class ConfigOptions:
 
 
 def configure(directory: Path, options: ConfigOptions) -> int:
+    if files.configured(directory) and not options.replace:
+        # The official runner's refusal: registering again would orphan the first runner.
+        raise AlreadyConfigured(
+            "Cannot configure the runner because it is already configured. To reconfigure "
+            "the runner, run `runnerhub-agent remove` first (or configure with --replace)."
+        )
     if options.no_default_labels and not options.labels:
         raise AgentError(
             "Disabling default labels via --no-default-labels without specifying --labels "
@@ -86,66 +84,38 @@ def configure(directory: Path, options: ConfigOptions) -> int:
         )  # fmt: skip
     finally:
         client.close()
-    files.write(directory, _local_files(options, registered, key))
+    files.write(directory, config_files(_registered_files(options, registered, key)))
     say(f"runner {registered['name']} (id {registered['id']}) is configured")
     return 0
 
 
-def _local_files(
+def _registered_files(
     options: ConfigOptions, registered: dict[str, Any], key: rsa.RSAPrivateKey
-) -> dict[str, dict[str, Any]]:
+) -> RunnerFiles:
     authorization = registered["authorization"]
-    settings = {
-        "AgentId": str(registered["id"]),
-        "AgentName": registered["name"],
-        "PoolId": str(registered.get("runner_group_id", 1)),
-        "PoolName": options.runner_group,
-        "ServerUrl": authorization["server_url"],
-        "GitHubUrl": options.url,
-        "WorkFolder": options.work,
-        "Ephemeral": options.ephemeral,
-        "DisableUpdate": True,
-        "UseV2Flow": True,
-        "ServerUrlV2": authorization["server_url"],
-    }
-    credentials = {
-        "Scheme": "OAuth",
-        "Data": {
-            "clientId": authorization["client_id"],
-            "authorizationUrl": authorization["authorization_url"],
-            "requireFipsCryptography": "False",
-        },
-    }
-    return {
-        RUNNER_FILE: settings,
-        CREDENTIALS_FILE: credentials,
-        RSA_PARAMS_FILE: {**rsa_parameters(key)},
-    }
+    return RunnerFiles(
+        agent_id=int(registered["id"]),
+        agent_name=registered["name"],
+        pool_id=int(registered.get("runner_group_id", 1)),
+        pool_name=options.runner_group,
+        server_url=authorization["server_url"],
+        github_url=options.url,
+        work_folder=options.work,
+        ephemeral=options.ephemeral,
+        client_id=authorization["client_id"],
+        authorization_url=authorization["authorization_url"],
+        key=key,
+    )
 
 
 def start_from_jit_config(directory: Path, blob: str) -> None:
+    """Writes the blob's files as they are, as the official runner does."""
     try:
-        written = decode_jit_config(blob)
+        documents = decode_jit_config(blob)
+        parse_files(documents)  # refuse a blob `run` could not use
     except ValueError as error:
         raise AgentError(str(error)) from None
-    files.write(directory, written)
-
-
-class Stop(Exception):
-    """SIGTERM or SIGINT: close the session and leave."""
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Stop(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    files.write(directory, documents)
 
 
 class Backoff:
@@ -168,15 +138,14 @@ def run(directory: Path, max_backoff: float) -> int:
     client = Client(server_root(local.github_url))
     online = Online(client, local)
     try:
-        with stop_on_signals():
-            online.hold(Backoff(max_backoff))
+        online.hold(Backoff(max_backoff))
     except Stop as stop:
-        say(f"{stop}: closing the session")
+        if online.session_id is not None:
+            say(f"{stop}: closing the session")
         online.close()
         return 0
     finally:
         client.close()
-    return 0
 
 
 class Online:
@@ -184,12 +153,12 @@ class Online:
     survives network errors and server restarts; the agent resumes polling it and opens a
     new one only when the server says it is gone."""
 
-    def __init__(self, client: Client, local: files.LocalRunner) -> None:
+    def __init__(self, client: Client, local: RunnerFiles) -> None:
         self.client, self.local = client, local
         self.token: str | None = None
         self.session_id: str | None = None
 
-    def hold(self, backoff: Backoff) -> None:
+    def hold(self, backoff: Backoff) -> NoReturn:
         while True:
             try:
                 self._poll_forever(backoff)
@@ -210,7 +179,7 @@ class Online:
             )
         if self.session_id is None:
             self.session_id = self.client.create_session(local.server_url, self.token)
-            say(f"runner {local.name} is online")
+            say(f"runner {local.agent_name} is online")
         while True:
             self.client.poll(local.server_url, self.token, self.session_id)
             backoff.reset()
@@ -220,7 +189,7 @@ class Online:
             _close_quietly(self.client, self.local, self.token, self.session_id)
 
 
-def _close_quietly(client: Client, local: files.LocalRunner, token: str, session_id: str) -> None:
+def _close_quietly(client: Client, local: RunnerFiles, token: str, session_id: str) -> None:
     # If this fails, the server sees the session go quiet and marks the runner offline.
     with contextlib.suppress(AgentError):
         client.delete_session(local.server_url, token, session_id)
@@ -234,10 +203,10 @@ def remove(directory: Path, token: str | None, local_only: bool) -> int:
         client = Client(server_root(local.github_url))
         try:
             remote = client.trade_token(local.github_url, token, "remove")
-            client.remove(remote, local.github_url, local.runner_id)
+            client.remove(remote, local.github_url, local.agent_id)
         finally:
             client.close()
-        say(f"runner {local.name} is removed from the server")
+        say(f"runner {local.agent_name} is removed from the server")
     if files.remove(directory):
         say(f"removed the local configuration in {directory}")
     return 0

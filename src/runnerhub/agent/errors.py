@@ -5,8 +5,10 @@
     ├── NameTaken            4  a runner with this name exists (use --replace)
     ├── Unreachable          5  no server at the URL
     ├── NotConfigured        6  no local configuration, or the server removed this runner
-    └── WrongUrl             7  no organization, repository or enterprise at the URL
-(2 is a usage error, from argparse.)
+    ├── WrongUrl             7  no organization, repository or enterprise at the URL
+    └── AlreadyConfigured    8  `config` where a runner is configured (remove it, or --replace)
+(2 is a usage error, from argparse. SIGINT and SIGTERM end `run` with 0, and `config` or
+`remove` with 1: see runnerhub.agent.stop.)
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class NotConfigured(AgentError):
 
 class WrongUrl(AgentError):
     exit_code = 7
+
+
+class AlreadyConfigured(AgentError):
+    exit_code = 8
 
 
 class SessionTaken(AgentError):

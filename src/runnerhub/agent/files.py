@@ -1,15 +1,11 @@
 """The agent's local state: `.runner`, `.credentials`, `.credentials_rsaparams` in the
-directory it runs from, readable by its owner only."""
+directory it runs from, readable by its owner only (formats in runnerhub.runner_config)."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from runnerhub.agent.errors import NotConfigured
 from runnerhub.runner_config import (
@@ -17,50 +13,40 @@ from runnerhub.runner_config import (
     FILES,
     RSA_PARAMS_FILE,
     RUNNER_FILE,
-    private_key,
+    Documents,
+    RunnerFiles,
+    parse_files,
 )
 
 
-@dataclass(frozen=True, slots=True)
-class LocalRunner:
-    runner_id: int
-    name: str
-    server_url: str  # where sessions and messages live, with a trailing slash
-    github_url: str  # the scope's URL: http://HOST/ORG, /OWNER/REPO or /enterprises/SLUG
-    client_id: str
-    authorization_url: str
-    key: rsa.RSAPrivateKey
-    ephemeral: bool
+def configured(directory: Path) -> bool:
+    """As the official runner decides it: `.runner` exists."""
+    return (directory / RUNNER_FILE).exists()
 
 
-def write(directory: Path, files: dict[str, dict[str, Any]]) -> None:
-    for name in FILES:
+def write(directory: Path, documents: Documents) -> None:
+    # `.runner` last: it is what makes the directory configured, so an interrupted write
+    # leaves a directory that can be configured again.
+    for name in (RSA_PARAMS_FILE, CREDENTIALS_FILE, RUNNER_FILE):
         path = directory / name
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as out:
-            json.dump(files[name], out, indent=2)
+            json.dump(documents[name], out, indent=2)
         path.chmod(0o600)  # also when the file existed with wider permissions
 
 
-def read(directory: Path) -> LocalRunner:
+def read(directory: Path) -> RunnerFiles:
     try:
-        files = {name: json.loads((directory / name).read_text()) for name in FILES}
-        settings, data = files[RUNNER_FILE], files[CREDENTIALS_FILE]["Data"]
-        return LocalRunner(
-            runner_id=int(settings["AgentId"]),
-            name=settings["AgentName"],
-            server_url=settings["ServerUrl"],
-            github_url=settings["GitHubUrl"],
-            client_id=data["clientId"],
-            authorization_url=data["authorizationUrl"],
-            key=private_key(files[RSA_PARAMS_FILE]),
-            ephemeral=bool(settings.get("Ephemeral", False)),
-        )
+        # utf-8-sig: the official runner writes its files with a byte order mark.
+        documents = {
+            name: json.loads((directory / name).read_text(encoding="utf-8-sig")) for name in FILES
+        }
+        return parse_files(documents)
     except FileNotFoundError:
         raise NotConfigured(
             f"not configured: no {RUNNER_FILE} in {directory}; run `runnerhub-agent config`"
         ) from None
-    except (KeyError, ValueError, TypeError) as error:
+    except ValueError as error:
         raise NotConfigured(f"the local configuration in {directory} is damaged: {error}") from None
 
 
