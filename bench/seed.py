@@ -9,6 +9,7 @@ from sqlalchemy import select
 from runnerhub.domain import accounts
 from runnerhub.storage.database import Database
 from runnerhub.storage.tables import labels, runner_groups, runner_labels, runners
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 LABELS = ("self-hosted", "Linux", "X64", "bench")
 
@@ -18,13 +19,13 @@ def seed_org(db: Database, login: str, count: int) -> str:
     now = datetime.now(UTC)
     admin = f"{login}-admin"
 
-    def setup(conn: object) -> str:
-        accounts.create_user(conn, admin, now)  # type: ignore[arg-type]
-        accounts.create_org(conn, login, admin, now)  # type: ignore[arg-type]
+    def setup(uow: UnitOfWork) -> str:
+        accounts.create_user(uow, admin, now)
+        accounts.create_org(uow, login, admin, now)
         request = accounts.TokenRequest(login=admin, scopes=("admin:org", "repo"))
-        return accounts.create_token(conn, request, now)  # type: ignore[arg-type]
+        return accounts.create_token(uow, request, now)
 
-    token = db.write(setup)
+    token = db.transact(setup)
     db.write(lambda conn: _bulk_runners(conn, login, count, now))
     return token
 

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from runnerhub.domain import accounts
+from runnerhub.domain import accounts, scopes
 from runnerhub.domain import labels as label_rules
 from runnerhub.domain.scopes import Scope
-from runnerhub.storage import accounts as account_rows
 from runnerhub.storage import runners
 from runnerhub.storage.database import Database
 from runnerhub.storage.tables import jobs
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 _counter = itertools.count(1)
 _run = os.getpid()
@@ -36,23 +36,23 @@ class World:
 
     def user(self, prefix: str = "user") -> str:
         login = unique(prefix)
-        self.db.write(lambda c: accounts.create_user(c, login, self.now()))
+        self.db.transact(lambda uow: accounts.create_user(uow, login, self.now()))
         return login
 
     def enterprise(self, owner: str) -> str:
         slug = unique("ent")
-        self.db.write(lambda c: accounts.create_enterprise(c, slug, owner, self.now()))
+        self.db.transact(lambda uow: accounts.create_enterprise(uow, slug, owner, self.now()))
         return slug
 
     def org(self, admin: str, *, enterprise: str | None = None, members: Sequence[str] = ()) -> str:
         login = unique("org")
 
-        def work(conn: object) -> None:
-            accounts.create_org(conn, login, admin, self.now(), enterprise=enterprise)  # type: ignore[arg-type]
+        def work(uow: UnitOfWork) -> None:
+            accounts.create_org(uow, login, admin, self.now(), enterprise=enterprise)
             for member in members:
-                accounts.add_org_member(conn, login, member, "member")  # type: ignore[arg-type]
+                accounts.add_org_member(uow, login, member, "member")
 
-        self.db.write(work)
+        self.db.transact(work)
         return login
 
     def repo(
@@ -64,9 +64,9 @@ class World:
         collaborators: Sequence[tuple[str, str]] = (),
     ) -> str:
         full_name = f"{owner}/{unique('repo')}"
-        self.db.write(
-            lambda c: accounts.create_repo(
-                c,
+        self.db.transact(
+            lambda uow: accounts.create_repo(
+                uow,
                 full_name,
                 self.now(),
                 admin=admin,
@@ -93,7 +93,7 @@ class World:
             org=org,
             repos=tuple(repos),
         )
-        token = self.db.write(lambda c: accounts.create_token(c, request, self.now()))
+        token = self.db.transact(lambda uow: accounts.create_token(uow, request, self.now()))
         if expires_in is not None:
             self._expire(token, self.now() + expires_in)
         return token
@@ -111,15 +111,15 @@ class World:
         )
 
     def scope(self, kind: str, name: str) -> Scope:
-        def find(conn: object) -> Scope | None:
+        def find(uow: UnitOfWork) -> Scope | None:
             if kind == "enterprise":
-                return account_rows.enterprise_scope(conn, name)  # type: ignore[arg-type]
+                return scopes.enterprise(uow, name)
             if kind == "org":
-                return account_rows.organization_scope(conn, name)  # type: ignore[arg-type]
+                return scopes.organization(uow, name)
             owner, _, repo = name.partition("/")
-            return account_rows.repository_scope(conn, owner, repo)  # type: ignore[arg-type]
+            return scopes.repository(uow, owner, repo)
 
-        found = self.db.read(find)
+        found = self.db.transact(find, write=False)
         assert found is not None
         return found
 
@@ -128,13 +128,13 @@ class World:
     ) -> list[int]:
         """Registered-looking runners, inserted directly (no key generation): fast seeding."""
 
-        def work(conn: object) -> list[int]:
-            group = runners.group_id(conn, scope.id, 1)  # type: ignore[arg-type]
+        def work(uow: UnitOfWork) -> list[int]:
+            group = runners.group_id(uow.conn, scope.id, 1)
             assert group is not None
             ids = []
             for _ in range(count):
                 runner_id = runners.insert(
-                    conn,  # type: ignore[arg-type]
+                    uow.conn,
                     scope_id=scope.id,
                     group_id=group,
                     name=unique("runner"),
@@ -145,11 +145,11 @@ class World:
                     client_id=None,
                     now=self.now(),
                 )
-                label_rules.attach_initial(conn, scope, runner_id, labels)  # type: ignore[arg-type]
+                label_rules.attach_initial(uow, scope, runner_id, labels)
                 ids.append(runner_id)
             return ids
 
-        return self.db.write(work)
+        return self.db.transact(work)
 
     def start_job(self, scope: Scope, runner_id: int) -> None:
         self.db.write(

@@ -45,6 +45,8 @@ def start_server(
         **os.environ,
         "RUNNERHUB_DATABASE_URL": database_url,
         "RUNNERHUB_RUNNER_KEY_POOL_SIZE": str(POOL_SIZE),
+        # Tests send wrong credentials on purpose, all from 127.0.0.1.
+        "RUNNERHUB_FAILED_LOGINS_PER_HOUR": "100000",
     }
     env.update({f"RUNNERHUB_{k.upper()}": v for k, v in settings.items()})
     log = workdir / f"server-{port}.log"

@@ -4,13 +4,15 @@ GitHub's, the domain knows no HTTP, and the migrations have one head."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 
 from runnerhub.app import GHES_PREFIX, all_operations, create_app
-from runnerhub.auth.permissions import AGENT_PERMISSIONS, Permission
+from runnerhub.auth.permissions import RUNNERS_READ, RUNNERS_WRITE, Level, Permission
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
 from runnerhub.storage.migrate import alembic_config
@@ -25,8 +27,11 @@ def test_every_route_declares_a_permission() -> None:
     for op in operations:
         assert isinstance(op.permission, Permission), op.operation_id
         if op.scope_kind is not None:
-            expected = Permission.RUNNERS_READ if op.method == "GET" else Permission.RUNNERS_WRITE
+            expected = RUNNERS_READ if op.method == "GET" else RUNNERS_WRITE
             assert op.permission is expected, op.operation_id
+            # Read or write is the permission's own: a GET never needs write.
+            level = Level.READ if op.method == "GET" else Level.WRITE
+            assert op.permission.level is level, op.operation_id
             assert op.resolve is not None, op.operation_id
 
 
@@ -39,16 +44,26 @@ def test_every_route_is_mounted_at_both_prefixes(tmp_path: Path) -> None:
         assert op.path in paths, op.path
 
 
-REST = [op for op in all_operations() if op.permission not in AGENT_PERMISSIONS]
+REST = [op for op in all_operations() if not op.permission.agent]
 
 
 @pytest.mark.parametrize("op", REST, ids=lambda op: op.operation_id)
 def test_operation_matches_githubs_description(op: object) -> None:
-    path = op.path.replace(":int", "").replace(":path", "")  # type: ignore[attr-defined]
+    path = op.path.replace(":id", "").replace(":path", "")  # type: ignore[attr-defined]
     name = spec_for(path)
     template = template_of(name, path)
     described = spec(name)["paths"][template][op.method.lower()]  # type: ignore[attr-defined]
     assert described["operationId"] == op.operation_id  # type: ignore[attr-defined]
+
+
+def test_the_layers_hold() -> None:
+    """The import contracts in pyproject.toml ([tool.importlinter]): layers, no HTTP below
+    api/, no SQL in the domain, api/ through the domain, the agent on its own."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run(
+        [str(lint), "--no-cache"], cwd=SRC.parents[1], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
 
 
 def test_domain_and_storage_know_no_http() -> None:

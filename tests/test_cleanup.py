@@ -28,9 +28,9 @@ def test_stale_runners_are_removed(world: World) -> None:
         .values(created_at=now - timedelta(days=20))
     ))  # fmt: skip
 
-    removed = world.db.write(
-        lambda c: remove_stale_runners(
-            c, now, offline=timedelta(days=14), ephemeral_offline=timedelta(days=1)
+    removed = world.db.transact(
+        lambda uow: remove_stale_runners(
+            uow, now, offline=timedelta(days=14), ephemeral_offline=timedelta(days=1)
         )
     )
     left = world.db.read(

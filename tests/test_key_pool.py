@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from runnerhub.app import create_app
-from runnerhub.domain.keys import KEY_SIZE, KeyPool, RunnerKey
+from runnerhub.domain.keys import KEY_SIZE, RunnerKey
+from runnerhub.services.key_pool import KeyPool
 from runnerhub.settings import Settings
 from tests.factories import World
 from tests.helpers import auth
@@ -45,13 +46,13 @@ def pools() -> Iterator[Callable[..., KeyPool]]:
 
     def start(size: int, make: Callable[[], RunnerKey]) -> KeyPool:
         pool = KeyPool(size, make)
-        pool.start()
+        asyncio.run(pool.start())
         started.append(pool)
         return pool
 
     yield start
     for pool in started:
-        pool.stop()
+        asyncio.run(pool.stop())
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 20) -> None:
@@ -102,7 +103,7 @@ def test_an_empty_pool_answers_none_and_warns_once(
     wait_until(lambda: len(pool) == 1)
     caplog.set_level(logging.INFO, logger="runnerhub")
     assert pool.take() is not None
-    pool.stop()  # nothing refills it now
+    asyncio.run(pool.stop())  # nothing refills it now
     assert pool.take() is None
     assert pool.take() is None
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 
 from starlette.applications import Starlette
+from starlette.convertors import register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from runnerhub.api import accounts as account_endpoints
 from runnerhub.api import agent_protocol
+from runnerhub.api.incoming import IdConvertor
 from runnerhub.api.operations import (
     GENERAL_DOCS,
     AppState,
@@ -25,41 +24,21 @@ from runnerhub.api.operations import (
     endpoint,
     render,
 )
-from runnerhub.api.ratelimit import RateLimiter
-from runnerhub.api.runners import ScopeMount, runner_operations
-from runnerhub.domain import cleanup, downloads
-from runnerhub.domain.keys import KeyPool
+from runnerhub.api.runners import runner_operations
+from runnerhub.api.scopes import SCOPE_MOUNTS
+from runnerhub.coordination.mailboxes import MemoryMailboxes, WakeOnEvents
+from runnerhub.coordination.ratelimit import MemoryRateLimiter
+from runnerhub.domain import downloads
 from runnerhub.domain.models import RunnerApplication
-from runnerhub.domain.scopes import ScopeKind
+from runnerhub.services import Services
+from runnerhub.services.key_pool import KeyPool
+from runnerhub.services.sweeper import StaleRunnerSweeper
 from runnerhub.settings import Settings
-from runnerhub.storage import accounts
 from runnerhub.storage.database import Database
 
 GHES_PREFIX = "/api/v3"
 
-SCOPE_MOUNTS = (
-    ScopeMount(
-        ScopeKind.ENTERPRISE,
-        "/enterprises/{enterprise}",
-        lambda conn, path: accounts.enterprise_scope(conn, path["enterprise"]),
-        "enterprise",
-        "enterprise-admin",
-    ),
-    ScopeMount(
-        ScopeKind.ORGANIZATION,
-        "/orgs/{org}",
-        lambda conn, path: accounts.organization_scope(conn, path["org"]),
-        "org",
-        "actions",
-    ),
-    ScopeMount(
-        ScopeKind.REPOSITORY,
-        "/repos/{owner}/{repo}",
-        lambda conn, path: accounts.repository_scope(conn, path["owner"], path["repo"]),
-        "repo",
-        "actions",
-    ),
-)
+register_url_convertor("id", IdConvertor())
 
 
 def all_operations() -> list[Operation]:
@@ -86,32 +65,25 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return render(Reply(body, 404), base_headers("2022-11-28"))
 
 
-async def sweep_stale_runners(settings: Settings, db: Database) -> None:
-    offline = timedelta(seconds=settings.remove_offline_after_seconds)
-    ephemeral = timedelta(seconds=settings.remove_offline_ephemeral_after_seconds)
-    while True:
-        try:
-            await db.run(
-                lambda conn: cleanup.remove_stale_runners(
-                    conn, datetime.now(UTC), offline=offline, ephemeral_offline=ephemeral
-                ),
-                write=True,
-            )
-        except Exception:  # a failed sweep is retried next round; serving goes on
-            logging.getLogger(__name__).exception("removing stale runners failed")
-        await asyncio.sleep(settings.cleanup_interval_seconds)
-
-
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database(settings.resolved_database_url())
+    mailboxes = MemoryMailboxes()
+    database.subscribers.append(WakeOnEvents(mailboxes))
+    state = AppState(
+        settings,
+        database,
+        MemoryRateLimiter(),
+        mailboxes,
+        runner_catalog(settings),
+        KeyPool(settings.runner_key_pool_size),
+    )
+    background = Services([StaleRunnerSweeper(settings, database), state.keys])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(sweep_stale_runners(settings, database))
-        state.keys.start()
+        await background.start()
         yield
-        sweeper.cancel()
-        state.keys.stop()
+        await background.stop()
         if db is None:
             database.dispose()
 
@@ -122,12 +94,5 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
-    state = AppState(
-        settings,
-        database,
-        RateLimiter(),
-        runner_catalog(settings),
-        KeyPool(settings.runner_key_pool_size),
-    )
     app.state.runnerhub = state
     return app

@@ -28,7 +28,15 @@ class BadRequest(RunnerhubError):
 
 
 class Unauthorized(RunnerhubError):
+    """`failed_login`: credentials were presented and are wrong (counted against the caller's
+    address, see api/operations.py); False for a missing credential or an expired runner
+    access token, which agents refresh routinely."""
+
     status = 401
+
+    def __init__(self, message: str, *, failed_login: bool = True) -> None:
+        super().__init__(message)
+        self.failed_login = failed_login
 
 
 class Forbidden(RunnerhubError):

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     # Per-user REST budget per hour, as GitHub's 5,000; 60 for unauthenticated callers.
     rate_limit_per_hour: int = 5000
     rate_limit_unauthenticated_per_hour: int = 60
+    # Wrong credentials (tokens, registration tokens, runner credentials) per client address
+    # per hour; past it, credentials from that address are refused unread, as GitHub does.
+    failed_logins_per_hour: int = 60
 
     # Runner applications served by GET .../runners/downloads.
     runner_version: str = "2.329.0"
@@ -39,6 +42,19 @@ class Settings(BaseSettings):
     cache_max_age: int = 60
 
     max_body_bytes: int = 1024 * 1024
+
+    # Slow clients (serving.py): a request's headers and its body must each arrive within
+    # these, and an idle keep-alive connection is closed after the last.
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    keep_alive_timeout_seconds: int = 5
+
+    # The URL clients reach the server at, e.g. https://runners.example.com (no trailing
+    # slash); `serve` fills it from --host/--port when empty.
+    public_url: str = ""
+    # Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are
+    # believed. Empty: those headers are ignored, whoever sends them.
+    trusted_proxies: str = ""
 
     # RSA keys made ahead of time in the background for JIT configs, so a burst of them does
     # not wait on key generation (~40 ms of CPU each). 0 turns the pool off.

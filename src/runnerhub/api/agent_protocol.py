@@ -12,18 +12,16 @@ from urllib.parse import parse_qs
 
 from runnerhub.api import bodies, wire
 from runnerhub.api.operations import Call, Operation, Reply
-from runnerhub.auth.permissions import Permission
+from runnerhub.auth.permissions import RUNNER_CREDENTIALS, RUNNER_SESSION, RUNNER_TOKEN
 from runnerhub.domain import agent_sessions, registration, runners
 from runnerhub.domain.registration import EVENTS, Registration
 from runnerhub.domain.runner_tokens import Purpose
-from runnerhub.errors import BadRequest, Unauthorized, ValidationFailed
+from runnerhub.errors import BadRequest, ValidationFailed
 
 
 def _remote_auth(call: Call) -> str:
-    scheme, _, token = (call.authorization or "").partition(" ")
-    if scheme != "RemoteAuth" or not token.strip():
-        raise Unauthorized("Requires `Authorization: RemoteAuth <registration or remove token>`.")
-    return token.strip()
+    assert call.passed.runner_token is not None, "the gate read the RemoteAuth token"
+    return call.passed.runner_token
 
 
 def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
@@ -39,7 +37,7 @@ def trade_token(call: Call) -> Reply:
     if event not in EVENTS:
         raise ValidationFailed("Invalid request.\n\n`runner_event` is register or remove.")
     token = _remote_auth(call)
-    registration.redeem(call.conn, token, EVENTS[event], _text(body, "url"), call.clock.now)
+    registration.redeem(call.uow, token, EVENTS[event], _text(body, "url"), call.clock.now)
     reply = {
         "url": call.web_url,
         "token_schema": "OAuthAccessToken",
@@ -53,7 +51,7 @@ def register_runner(call: Call) -> Reply:
     body = bodies.json_object(call.body)
     now = call.clock.now
     scope = registration.redeem(
-        call.conn, _remote_auth(call), Purpose.REGISTRATION, _text(body, "url"), now
+        call.uow, _remote_auth(call), Purpose.REGISTRATION, _text(body, "url"), now
     )
     request = Registration(
         url=_text(body, "url"),
@@ -68,8 +66,8 @@ def register_runner(call: Call) -> Reply:
         os=_text(body, "os", "linux"),
         version=body.get("version") if isinstance(body.get("version"), str) else None,
     )
-    done = registration.register(call.conn, scope, request, now)
-    runner = runners.get_runner(call.conn, scope, call.clock, done.runner_id)
+    done = registration.register(call.uow, scope, request, now)
+    runner = runners.get_runner(call.uow, scope, call.clock, done.runner_id)
     base = call.web_url
     authorization = {
         "authorization_url": f"{base}/_apis/oauth2/token/{done.client_id}",
@@ -89,9 +87,9 @@ def _names(body: dict[str, Any], key: str) -> list[str]:
 def remove_runner(call: Call) -> Reply:
     body = bodies.json_object(call.body)
     scope = registration.redeem(
-        call.conn, _remote_auth(call), Purpose.REMOVE, _text(body, "url"), call.clock.now
+        call.uow, _remote_auth(call), Purpose.REMOVE, _text(body, "url"), call.clock.now
     )
-    registration.remove(call.conn, scope, int(call.path["runner_id"]))
+    registration.remove(call.uow, scope, call.path["runner_id"])
     return Reply(None, 204)
 
 
@@ -102,7 +100,7 @@ def exchange_assertion(call: Call) -> Reply:
     ):
         raise BadRequest("unsupported_grant_type: use client_credentials with a JWT assertion")
     token, expires_in = agent_sessions.issue_access_token(
-        call.conn,
+        call.uow,
         call.path["client_id"],
         form.get("client_assertion", ""),
         call.url,
@@ -112,32 +110,23 @@ def exchange_assertion(call: Call) -> Reply:
 
 
 def create_session(call: Call) -> Reply:
-    runner_id = agent_sessions.runner_of(call.conn, call.authorization, call.clock.now)
     session_id = agent_sessions.open_session(
-        call.conn, runner_id, call.clock.now, call.clock.offline_after
+        call.uow, call.runner_id, call.clock.now, call.clock.offline_after
     )
-    return Reply({"sessionId": session_id, "runnerId": runner_id}, 201)
+    return Reply({"sessionId": session_id, "runnerId": call.runner_id}, 201)
 
 
 def delete_session(call: Call) -> Reply:
-    runner_id = agent_sessions.runner_of(call.conn, call.authorization, call.clock.now)
-    session_id = call.path["session_id"]
-    agent_sessions.close_session(call.conn, runner_id, session_id)
-    mailboxes = call.state.mailboxes
-
-    async def wake_the_poll() -> Reply:
-        mailboxes.wake(session_id)
-        return Reply(None, 204)
-
-    return Reply(None, 204, then=wake_the_poll)
+    agent_sessions.close_session(call.uow, call.runner_id, call.path["session_id"])
+    return Reply(None, 204)
 
 
 def poll_messages(call: Call) -> Reply:
     """The long poll that is also the heartbeat: answered 202 with no message when nothing
-    arrives within the poll time."""
-    runner_id = agent_sessions.runner_of(call.conn, call.authorization, call.clock.now)
+    arrives within the poll time, or at once when the runner changes, is removed, or its
+    session closes (domain/events.py)."""
     session_id = call.query.get("sessionId", "")
-    agent_sessions.beat(call.conn, runner_id, session_id, call.clock.now)
+    agent_sessions.beat(call.uow, call.runner_id, session_id, call.clock.now)
     mailboxes, timeout = call.state.mailboxes, call.state.settings.long_poll_seconds
 
     async def wait() -> Reply:
@@ -147,16 +136,12 @@ def poll_messages(call: Call) -> Reply:
     return Reply(None, 202, then=wait)
 
 
-TOKEN, CREDENTIALS, SESSION = (
-    Permission.RUNNER_TOKEN,
-    Permission.RUNNER_CREDENTIALS,
-    Permission.RUNNER_SESSION,
-)
+TOKEN, CREDENTIALS, SESSION = RUNNER_TOKEN, RUNNER_CREDENTIALS, RUNNER_SESSION
 
 OPERATIONS = (
     Operation("POST", "/actions/runner-registration", trade_token, TOKEN, "runner/trade-token"),
     Operation("POST", "/actions/runners/register", register_runner, TOKEN, "runner/register"),
-    Operation("DELETE", "/actions/runners/{runner_id:int}", remove_runner, TOKEN, "runner/remove"),
+    Operation("DELETE", "/actions/runners/{runner_id:id}", remove_runner, TOKEN, "runner/remove"),
     Operation(
         "POST",
         "/_apis/oauth2/token/{client_id}",

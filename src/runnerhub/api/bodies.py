@@ -17,6 +17,8 @@ MAX_LABELS = 100
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object. Nested deeper than 1 024 levels it is bad JSON (orjson's
+    limit); a string holding NUL, which nothing can store, is refused (422)."""
     if not raw.strip():
         return {}
     try:
@@ -25,7 +27,24 @@ def json_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest("Problems parsing JSON") from None
     if not isinstance(value, dict):
         raise BadRequest("Body should be a JSON object")
+    if b"\\u0000" in raw and _holds_nul(value):
+        raise ValidationFailed("Invalid request.\n\nStrings cannot contain NUL characters.")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    pending = [value]
+    while pending:  # iterative: a deeply nested body must not exhaust the stack
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def label_names(body: dict[str, Any], *, min_items: int) -> list[str]:
@@ -61,9 +80,9 @@ def _required(body: dict[str, Any], key: str) -> Any:
 def _string_list(value: Any, key: str, *, min_items: int, max_items: int) -> list[str]:
     if not isinstance(value, list):
         raise _invalid(key, value, "array")
-    for item in value:
+    for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise _invalid(f"{key}/{value.index(item)}", item, "string")
+            raise _invalid(f"{key}/{index}", item, "string")
     if len(value) < min_items:
         plural = "item" if min_items == 1 else "items"
         raise ValidationFailed(
@@ -79,7 +98,17 @@ def _string_list(value: Any, key: str, *, min_items: int, max_items: int) -> lis
 
 
 def _invalid(key: str, value: Any, expected: str) -> ValidationFailed:
-    shown = orjson.dumps(value).decode()
+    shown = _shown(value)
     return ValidationFailed(
         f"Invalid request.\n\nInvalid property /{key}: `{shown}` is not of type `{expected}`."
     )
+
+
+def _shown(value: Any, limit: int = 100) -> str:
+    """The offending value as JSON, cut short: it may be large, or nested too deep to
+    serialise at all (orjson stops at 255 levels)."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = f"<{type(value).__name__} nested too deeply>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,7 +15,8 @@ from starlette.responses import Response
 from runnerhub.errors import Forbidden, RateLimited, RunnerhubError
 
 if TYPE_CHECKING:
-    from runnerhub.api.operations import AppState, Incoming, Operation
+    from runnerhub.api.incoming import Incoming
+    from runnerhub.api.operations import AppState, Operation
 
 DEFAULT_API_VERSION = "2022-11-28"
 # The runner endpoints are identical in both versions; 2026-03-10 only drops fields that

@@ -6,16 +6,15 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from sqlalchemy import Row
-
 from runnerhub.api.wire import timestamp
+from runnerhub.domain.profiles import Account, Repository
 
 
 def node_id(kind: str, number: int) -> str:
     return base64.b64encode(f"{kind}:{number}".encode()).decode().rstrip("=")
 
 
-def simple_user(row: Row[tuple[object, ...]], api: str, web: str) -> dict[str, Any]:
+def simple_user(row: Account, api: str, web: str) -> dict[str, Any]:
     login = row.login
     kind = "users" if row.type == "User" else "orgs"
     base = f"{api}/users/{login}"
@@ -42,9 +41,7 @@ def simple_user(row: Row[tuple[object, ...]], api: str, web: str) -> dict[str, A
     }
 
 
-def user(
-    row: Row[tuple[object, ...]], api: str, web: str, *, private: bool, public_repos: int
-) -> dict[str, Any]:
+def user(row: Account, api: str, web: str, *, private: bool) -> dict[str, Any]:
     body = simple_user(row, api, web)
     created = timestamp(row.created_at)
     body |= {
@@ -56,7 +53,7 @@ def user(
         "hireable": None,
         "bio": None,
         "twitter_username": None,
-        "public_repos": public_repos,
+        "public_repos": row.public_repos,
         "public_gists": 0,
         "followers": 0,
         "following": 0,
@@ -76,9 +73,9 @@ def user(
     return body
 
 
-def organization(
-    row: Row[tuple[object, ...]], api: str, web: str, public_repos: int
-) -> dict[str, Any]:
+def organization(row: Account, api: str, web: str) -> dict[str, Any]:
+    """`blog` is left out: the official schema has it a non-null URI, so neither "" nor
+    null would be valid for an organization without one (docs/api-choices.md)."""
     login = row.login
     base = f"{api}/orgs/{login}"
     created = timestamp(row.created_at)
@@ -96,11 +93,10 @@ def organization(
         "avatar_url": f"{web}/avatars/{login}",
         "description": None,
         "name": row.name or login,
-        "blog": "",
         "is_verified": False,
         "has_organization_projects": False,
         "has_repository_projects": False,
-        "public_repos": public_repos,
+        "public_repos": row.public_repos,
         "public_gists": 0,
         "followers": 0,
         "following": 0,
@@ -152,13 +148,8 @@ _REPO_LINKS = {
 }
 
 
-def repository(
-    row: Row[tuple[object, ...]],
-    owner: Row[tuple[object, ...]],
-    api: str,
-    web: str,
-    permissions: dict[str, bool] | None,
-) -> dict[str, Any]:
+def repository(row: Repository, api: str, web: str) -> dict[str, Any]:
+    owner = row.owner
     full_name = f"{owner.login}/{row.name}"
     base = f"{api}/repos/{full_name}"
     created = timestamp(row.created_at)
@@ -207,6 +198,6 @@ def repository(
         "created_at": created,
         "updated_at": created,
     }
-    if permissions is not None:
-        body["permissions"] = permissions
+    if row.permissions is not None:
+        body["permissions"] = row.permissions
     return body

@@ -12,40 +12,45 @@ What the caller may not even see answers 404; what they can see but not administ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
 
 from sqlalchemy.engine import Connection
 
 from runnerhub.auth.authenticate import REQUIRES_AUTHENTICATION
 from runnerhub.auth.principals import Principal, TokenKind
-from runnerhub.domain.scopes import Scope, ScopeKind
 from runnerhub.errors import Forbidden, NotFound, Unauthorized
 from runnerhub.storage import accounts
+from runnerhub.storage.scopes import Scope, ScopeKind
 
 MUST_BE_ADMIN = "Must have admin rights to Repository."
 NOT_ACCESSIBLE = "Resource not accessible by personal access token"
 
 
-class Permission(StrEnum):
-    PUBLIC = "public"  # anyone; a token is optional
-    AUTHENTICATED = "authenticated"  # any valid token
-    RUNNERS_READ = "runners:read"
-    RUNNERS_WRITE = "runners:write"
+class Access(StrEnum):
+    """Who may call at all, and how they prove it."""
+
+    PUBLIC = "public"  # anyone; a personal access token is optional
+    USER = "user"  # any valid personal access token
+    SCOPE = "scope"  # a role and a grant in the scope the path names (checked by `authorize`)
     # The runner protocol: the agent authenticates itself, not a user.
-    RUNNER_TOKEN = "runner:token"  # noqa: S105 (RemoteAuth with a registration/remove token)
-    RUNNER_CREDENTIALS = "runner:credentials"  # a JWT signed by the runner's key
-    RUNNER_SESSION = "runner:session"  # a runner access token
+    RUNNER_TOKEN = "runner-token"  # noqa: S105 (RemoteAuth with a registration/remove token)
+    RUNNER_CREDENTIALS = "runner-credentials"  # a JWT signed by the runner's key
+    RUNNER_SESSION = "runner-session"  # a runner access token
 
 
-AGENT_PERMISSIONS = frozenset(
-    {Permission.RUNNER_TOKEN, Permission.RUNNER_CREDENTIALS, Permission.RUNNER_SESSION}
-)
+AGENT_ACCESS = frozenset({Access.RUNNER_TOKEN, Access.RUNNER_CREDENTIALS, Access.RUNNER_SESSION})
+
+
+class Level(IntEnum):
+    READ = 1
+    WRITE = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
-    """What a runner endpoint at one scope kind accepts, as GitHub's headers state it."""
+    """What one permission accepts at one scope kind, as GitHub's headers state it."""
 
     classic_scopes: tuple[str, ...]
     fine_grained: str | None  # the fine-grained permission name; None: not supported
@@ -53,46 +58,78 @@ class Requirement:
     def accepted_scopes(self) -> str:
         return ", ".join(self.classic_scopes)
 
-    def accepted_permissions(self, write: bool) -> str:
+    def accepted_permissions(self, level: Level) -> str:
         if self.fine_grained is None:
             return ""
-        return f"{self.fine_grained}={'write' if write else 'read'}"
+        return f"{self.fine_grained}={'write' if level is Level.WRITE else 'read'}"
 
 
-REQUIREMENTS = {
+@dataclass(frozen=True, slots=True, eq=False)
+class Permission:
+    """What a route needs. Everything the policy decides on is data here: a new permission
+    (runner groups, workflows, webhooks) is a new value, never a new branch."""
+
+    name: str
+    access: Access
+    level: Level = Level.READ
+    requirements: Mapping[ScopeKind, Requirement] = field(default_factory=dict)
+    role: str = "admin"  # the caller's role the scope must give them
+
+    @property
+    def agent(self) -> bool:
+        return self.access in AGENT_ACCESS
+
+    def requirement(self, kind: ScopeKind) -> Requirement:
+        return self.requirements[kind]
+
+    def __repr__(self) -> str:
+        return f"Permission({self.name})"
+
+
+# Administering self-hosted runners, as GitHub's runner endpoints document it.
+RUNNER_ADMINISTRATION = {
     ScopeKind.REPOSITORY: Requirement(("repo",), "administration"),
     ScopeKind.ORGANIZATION: Requirement(("admin:org",), "organization_self_hosted_runners"),
     ScopeKind.ENTERPRISE: Requirement(("manage_runners:enterprise", "admin:enterprise"), None),
 }
 
+PUBLIC = Permission("public", Access.PUBLIC)
+AUTHENTICATED = Permission("authenticated", Access.USER)
+RUNNERS_READ = Permission("runners:read", Access.SCOPE, Level.READ, RUNNER_ADMINISTRATION)
+RUNNERS_WRITE = Permission("runners:write", Access.SCOPE, Level.WRITE, RUNNER_ADMINISTRATION)
+RUNNER_TOKEN = Permission("runner:token", Access.RUNNER_TOKEN)
+RUNNER_CREDENTIALS = Permission("runner:credentials", Access.RUNNER_CREDENTIALS)
+RUNNER_SESSION = Permission("runner:session", Access.RUNNER_SESSION)
+
 
 def require_user(principal: Principal | None) -> Principal:
     if principal is None:
-        raise Unauthorized(REQUIRES_AUTHENTICATION)
+        raise Unauthorized(REQUIRES_AUTHENTICATION, failed_login=False)
     return principal
 
 
-def authorize_runners(
+def authorize(
     conn: Connection, principal: Principal | None, scope: Scope, permission: Permission
 ) -> None:
+    """The caller may use `permission` in `scope`: 404 when they may not even see it, 403
+    when their token or their role falls short."""
     user = require_user(principal)
-    write = permission is Permission.RUNNERS_WRITE
     role = accounts.role_in(conn, scope, user.user_id)
     if not can_see(user, scope, role):
         raise NotFound()
-    requirement = REQUIREMENTS[scope.kind]
+    requirement = permission.requirement(scope.kind)
     refused = Forbidden(
         MUST_BE_ADMIN,
         accepted_scopes=requirement.accepted_scopes(),
-        accepted_permissions=requirement.accepted_permissions(write),
+        accepted_permissions=requirement.accepted_permissions(permission.level),
     )
     if user.grant.kind is TokenKind.CLASSIC:
         if not _classic_grant_allows(user, scope, requirement):
             raise refused
-    elif not _fine_grained_grant_allows(user, scope, requirement, write):
+    elif not _fine_grained_grant_allows(user, scope, requirement, permission.level):
         refused.message = NOT_ACCESSIBLE
         raise refused
-    if role != "admin":
+    if role != permission.role:
         raise refused
 
 
@@ -121,12 +158,12 @@ def _classic_grant_allows(user: Principal, scope: Scope, requirement: Requiremen
 
 
 def _fine_grained_grant_allows(
-    user: Principal, scope: Scope, requirement: Requirement, write: bool
+    user: Principal, scope: Scope, requirement: Requirement, level: Level
 ) -> bool:
     grant = user.grant
     if requirement.fine_grained is None:
         return False
-    if grant.permission_level(requirement.fine_grained) < (2 if write else 1):
+    if grant.permission_level(requirement.fine_grained) < level:
         return False
     if scope.kind is ScopeKind.REPOSITORY:
         return grant.covers_repository(scope.owner_id, scope.subject_id)

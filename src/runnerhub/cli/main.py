@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from runnerhub.cli.durations import parse_duration
 from runnerhub.domain import accounts
@@ -19,6 +20,7 @@ from runnerhub.errors import UserError
 from runnerhub.settings import Settings
 from runnerhub.storage import migrate
 from runnerhub.storage.database import Database
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OperationalError as error:
         print(f"runnerhub: database error: {error.orig}", file=sys.stderr)
+        return 1
+    except ArgumentError as error:
+        print(f"runnerhub: invalid database URL: {error}", file=sys.stderr)
         return 1
 
 
@@ -93,70 +98,96 @@ def _admin_commands(admin: Any) -> None:
 
     token = admin.add_parser("create-token", help="mint a personal access token")
     token.add_argument("login")
-    token.add_argument("--scopes", help="classic token scopes, e.g. repo,admin:org")
-    token.add_argument("--permissions", help="fine-grained, e.g. administration=write")
+    token.add_argument(
+        "--scopes",
+        metavar="SCOPE,...",
+        help=f"classic token; each SCOPE one of: {accounts.scope_names()}",
+    )
+    token.add_argument(
+        "--permissions",
+        metavar="NAME=read|write,...",
+        help=f"fine-grained token; each NAME one of: {accounts.permission_names()}",
+    )
     token.add_argument("--org", help="fine-grained: the organization it reaches")
     token.add_argument("--repo", action="append", default=[], help="fine-grained: OWNER/NAME")
     token.add_argument("--expires-in", help="e.g. 30d, 12h (default: never)")
+    token.add_argument("--note", help="what the token is for, shown by list-tokens")
     token.set_defaults(run=_transaction(_create_token))
 
+    listing = admin.add_parser("list-tokens", help="a user's tokens (prefixes, never tokens)")
+    listing.add_argument("login")
+    listing.set_defaults(run=_transaction(_list_tokens))
 
-def _database() -> Database:
-    return Database(Settings().resolved_database_url())
+    revoke = admin.add_parser("revoke-token", help="delete a token: it stops working at once")
+    revoke.add_argument("token_id", type=int, metavar="ID", help="as list-tokens shows it")
+    revoke.set_defaults(run=_transaction(_revoke_token))
+
+
+def _open_database(settings: Settings) -> Database:
+    """Say which database, so that a command run from the wrong directory (a new SQLite file
+    there) or with the wrong URL shows it at once. Passwords are masked."""
+    raw = settings.resolved_database_url()
+    url = make_url(raw)
+    new = url.get_backend_name() == "sqlite" and not Path(url.database or "").exists()
+    shown = url.render_as_string(hide_password=True)
+    print(f"runnerhub: database {shown}{' (new file)' if new else ''}", file=sys.stderr)
+    return Database(raw)
+
+
+def _upgrade(db: Database) -> None:
+    """Apply pending migrations, and say so when there were any."""
+    before = _revision(db)
+    migrate.upgrade(db)
+    after = _revision(db)
+    if before != after:
+        print(f"runnerhub: schema migrated from {before or 'empty'} to {after}", file=sys.stderr)
+
+
+def _revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def run_upgrade(args: argparse.Namespace) -> int:
-    db = _database()
-    migrate.upgrade(db)
-    db.dispose()
+    db = _open_database(Settings())
+    try:
+        _upgrade(db)
+    finally:
+        db.dispose()
     print("runnerhub: database is up to date", file=sys.stderr)
     return 0
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from runnerhub import serving
     from runnerhub.app import create_app
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("runnerhub").setLevel(logging.INFO)
     settings = Settings()
-    db = Database(settings.resolved_database_url())
-    migrate.upgrade(db)
+    serving.trusted_proxies(settings.trusted_proxies)  # refuse a bad list before migrating
+    url = serving.public_url(settings.public_url, args.host, args.port)
+    settings = settings.model_copy(update={"public_url": url})
+    db = _open_database(settings)
+    _upgrade(db)
     app = create_app(settings, db)
-    tune_garbage_collector()
-    print(f"runnerhub: serving http://{args.host}:{args.port}", file=sys.stderr)
-    # Long polls must not hold a shutdown up: agents reconnect by themselves.
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=2,
-    )
+    serving.tune_garbage_collector()
+    print(f"runnerhub: serving on {args.host}:{args.port} as {url}", file=sys.stderr)
+    serving.serve(app, settings, args.host, args.port)
     db.dispose()
     return 0
 
 
-def tune_garbage_collector() -> None:
-    """Every request allocates thousands of short-lived objects. Keep the long-lived startup
-    heap out of collections, and collect the young generation less often: fewer, shorter
-    pauses in the latency tail."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
-
-
 def _transaction(
-    command: Callable[[Connection, argparse.Namespace, datetime], str | None],
+    command: Callable[[UnitOfWork, argparse.Namespace, datetime], str | None],
 ) -> Callable[[argparse.Namespace], int]:
+    """Admin commands: migrate the schema as `serve` would, then run in one transaction."""
+
     def run(args: argparse.Namespace) -> int:
-        db = _database()
-        if not migrate.is_current(db):
-            raise UserError("the database has no schema yet: run `runnerhub db upgrade` first")
+        db = _open_database(Settings())
         try:
-            output = db.write(lambda conn: command(conn, args, datetime.now(UTC)))
+            _upgrade(db)
+            output = db.transact(lambda uow: command(uow, args, datetime.now(UTC)))
         finally:
             db.dispose()
         if output:
@@ -166,30 +197,30 @@ def _transaction(
     return run
 
 
-def _create_user(conn: Connection, args: argparse.Namespace, now: datetime) -> None:
-    accounts.create_user(conn, args.login, now, site_admin=args.site_admin)
+def _create_user(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> None:
+    accounts.create_user(uow, args.login, now, site_admin=args.site_admin)
     print(f"runnerhub: created user {args.login}", file=sys.stderr)
 
 
-def _create_enterprise(conn: Connection, args: argparse.Namespace, now: datetime) -> None:
-    accounts.create_enterprise(conn, args.slug, args.owner, now)
+def _create_enterprise(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> None:
+    accounts.create_enterprise(uow, args.slug, args.owner, now)
     print(f"runnerhub: created enterprise {args.slug}", file=sys.stderr)
 
 
-def _create_org(conn: Connection, args: argparse.Namespace, now: datetime) -> None:
-    accounts.create_org(conn, args.login, args.admin, now, enterprise=args.enterprise)
+def _create_org(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> None:
+    accounts.create_org(uow, args.login, args.admin, now, enterprise=args.enterprise)
     print(f"runnerhub: created organization {args.login}", file=sys.stderr)
 
 
-def _add_org_member(conn: Connection, args: argparse.Namespace, now: datetime) -> None:
-    accounts.add_org_member(conn, args.org, args.login, args.role)
+def _add_org_member(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> None:
+    accounts.add_org_member(uow, args.org, args.login, args.role)
     print(f"runnerhub: {args.login} is now {args.role} of {args.org}", file=sys.stderr)
 
 
-def _create_repo(conn: Connection, args: argparse.Namespace, now: datetime) -> None:
+def _create_repo(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> None:
     collaborators = tuple(_pair(item, "--collaborator") for item in args.collaborator)
     accounts.create_repo(
-        conn,
+        uow,
         args.full_name,
         now,
         admin=args.admin,
@@ -199,7 +230,7 @@ def _create_repo(conn: Connection, args: argparse.Namespace, now: datetime) -> N
     print(f"runnerhub: created repository {args.full_name}", file=sys.stderr)
 
 
-def _create_token(conn: Connection, args: argparse.Namespace, now: datetime) -> str:
+def _create_token(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> str:
     if bool(args.scopes) == bool(args.permissions):
         raise UserError("give either --scopes (classic) or --permissions (fine-grained)")
     expires_at = now + parse_duration(args.expires_in) if args.expires_in else None
@@ -214,8 +245,53 @@ def _create_token(conn: Connection, args: argparse.Namespace, now: datetime) -> 
         org=args.org,
         repos=tuple(args.repo),
         expires_at=expires_at,
+        note=args.note,
     )
-    return accounts.create_token(conn, request, now)
+    return accounts.create_token(uow, request, now)
+
+
+def _list_tokens(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> str | None:
+    found = accounts.list_tokens(uow, args.login)
+    if not found:
+        print(f"runnerhub: {args.login} has no tokens", file=sys.stderr)
+        return None
+    header = ("ID", "KIND", "PREFIX", "CREATED", "EXPIRES", "SCOPES/PERMISSIONS", "NOTE")
+    rows = [
+        (
+            str(t.id),
+            t.kind,
+            _prefix(t),
+            _when(t.created_at),
+            _when(t.expires_at) if t.expires_at else "never",
+            t.grants or "-",
+            t.note or "",
+        )
+        for t in found
+    ]
+    return _table(header, rows)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns two spaces apart, as `ps` prints them."""
+    lines = [header, *rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _revoke_token(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> None:
+    t = accounts.revoke_token(uow, args.token_id)
+    print(f"runnerhub: revoked {t.login}'s {t.kind} token {t.id} ({_prefix(t)})", file=sys.stderr)
+
+
+def _prefix(token: accounts.TokenInfo) -> str:
+    return f"{token.prefix}..." if token.prefix else "-"
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:

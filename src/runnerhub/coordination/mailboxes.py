@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+
+from runnerhub.domain.events import RunnerEvent
 
 
-class Mailboxes:
-    """Where long polls wait. A session's poll wakes when something is posted for it or the
-    session closes; otherwise it times out. In-process for now: several server instances
-    will signal each other through the database."""
+class Mailboxes(Protocol):
+    async def wait(self, session_id: str, timeout: float) -> bool:
+        """Wait until the session is woken (True) or `timeout` passes (False)."""
+
+    def wake(self, session_id: str) -> None:
+        """Answer the session's pending long poll now, if it has one."""
+
+
+class MemoryMailboxes:
+    """Long polls of this process, by session. Call `wake` on the event loop's thread."""
 
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
+
+    def __len__(self) -> int:
+        return len(self._events)
 
     async def wait(self, session_id: str, timeout: float) -> bool:
         event = self._events.setdefault(session_id, asyncio.Event())
@@ -28,3 +41,16 @@ class Mailboxes:
         event = self._events.pop(session_id, None)
         if event is not None:
             event.set()
+
+
+class WakeOnEvents:
+    """A unit-of-work subscriber: whatever concerns a runner's agent answers its long poll,
+    so that the agent learns of it at once instead of at the end of the poll."""
+
+    def __init__(self, mailboxes: Mailboxes) -> None:
+        self.mailboxes = mailboxes
+
+    def __call__(self, events: Sequence[object]) -> None:
+        for event in events:
+            if isinstance(event, RunnerEvent) and event.session_id:
+                self.mailboxes.wake(event.session_id)

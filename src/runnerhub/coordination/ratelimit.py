@@ -1,13 +1,15 @@
-"""GitHub's hourly REST budget: per user when authenticated, per address otherwise.
+"""GitHub's hourly budgets: REST calls per user when authenticated, per address otherwise;
+failed logins per address.
 
-Counters live in this process. Several server instances each count on their own; sharing the
-budget across instances belongs with the multi-instance work, behind this same interface.
+`MemoryRateLimiter` counts in this process. Several server instances each count on their own;
+sharing the counts across instances is a PostgreSQL implementation of `RateLimiter`.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 WINDOW_SECONDS = 3600
 
@@ -32,7 +34,20 @@ class Budget:
         }
 
 
-class RateLimiter:
+class RateLimiter(Protocol):
+    def peek(self, key: str, limit: int, now: float) -> Budget:
+        """The budget as it stands, counting nothing."""
+
+    def spend(self, key: str, limit: int, now: float) -> tuple[Budget, bool]:
+        """Count one unit; False (and nothing counted) when the budget is exhausted."""
+
+    def refund(self, key: str) -> None:
+        """Give back the last unit spent (a 304 revalidation costs nothing, as on GitHub)."""
+
+
+class MemoryRateLimiter:
+    """Fixed hourly windows per key, in this process."""
+
     def __init__(self) -> None:
         self._windows: dict[str, tuple[int, int]] = {}  # key -> (reset, used)
         self._lock = threading.Lock()
@@ -43,7 +58,6 @@ class RateLimiter:
             return Budget(limit, used, reset)
 
     def spend(self, key: str, limit: int, now: float) -> tuple[Budget, bool]:
-        """Count one request; False (and nothing counted) when the budget is exhausted."""
         with self._lock:
             reset, used = self._current(key, now)
             if used >= limit:

@@ -12,19 +12,21 @@ import uuid
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy.engine import Connection
 
 from runnerhub.auth.secrets import hash_token
+from runnerhub.domain.events import SessionClosed
 from runnerhub.errors import Conflict, NotFound, Unauthorized
 from runnerhub.storage import agents
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def issue_access_token(
-    conn: Connection, client_id: str, assertion: str, audience: str, now: datetime
+    uow: UnitOfWork, client_id: str, assertion: str, audience: str, now: datetime
 ) -> tuple[str, int]:
+    conn = uow.conn
     runner = agents.runner_by_client_id(conn, client_id)
     if runner is None or not runner.public_key:
         raise Unauthorized("invalid_client: no runner has this client id")
@@ -47,38 +49,42 @@ def issue_access_token(
     return token, int(ACCESS_TOKEN_TTL.total_seconds())
 
 
-def runner_of(conn: Connection, authorization: str | None, now: datetime) -> int:
+def runner_of(uow: UnitOfWork, authorization: str | None, now: datetime) -> int:
     """The runner behind `Authorization: Bearer <access token>`."""
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("Requires a runner access token.")
-    row = agents.access_token(conn, hash_token(token.strip()))
-    if row is None or row.expires_at <= now:
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Requires a runner access token.", failed_login=False)
+    row = agents.access_token(uow.conn, hash_token(token.strip()))
+    if row is None:
         raise Unauthorized("The runner access token is not valid.")
+    if row.expires_at <= now:  # the agent's routine refresh, not a guess
+        raise Unauthorized("The runner access token is not valid.", failed_login=False)
     return int(row.runner_id)
 
 
-def open_session(conn: Connection, runner_id: int, now: datetime, window: timedelta) -> str:
+def open_session(uow: UnitOfWork, runner_id: int, now: datetime, window: timedelta) -> str:
     """A runner holds one session. A session whose agent stopped polling longer than the
     liveness window ago is abandoned and may be taken over."""
-    current = agents.session_of(conn, runner_id)
+    current = agents.session_of(uow.conn, runner_id)
     if current is None:
         raise NotFound("The runner no longer exists.")
     alive = current.last_seen_at is not None and now - current.last_seen_at < window
     if current.session_id is not None and alive:
         raise Conflict("A session for this runner already exists.")
     session_id = str(uuid.uuid4())
-    agents.set_session(conn, runner_id, session_id, now)
+    agents.set_session(uow.conn, runner_id, session_id, now)
     return session_id
 
 
-def close_session(conn: Connection, runner_id: int, session_id: str) -> None:
-    current = agents.session_of(conn, runner_id)
+def close_session(uow: UnitOfWork, runner_id: int, session_id: str) -> None:
+    """Close the session; its pending long poll is answered once this commits."""
+    current = agents.session_of(uow.conn, runner_id)
     if current is None or current.session_id != session_id:
         raise NotFound("No such session.")
-    agents.set_session(conn, runner_id, None, None)
+    agents.set_session(uow.conn, runner_id, None, None)
+    uow.emit(SessionClosed(runner_id, session_id))
 
 
-def beat(conn: Connection, runner_id: int, session_id: str, now: datetime) -> None:
-    if not agents.heartbeat(conn, runner_id, session_id, now):
+def beat(uow: UnitOfWork, runner_id: int, session_id: str, now: datetime) -> None:
+    if not agents.heartbeat(uow.conn, runner_id, session_id, now):
         raise NotFound("No such session.")

@@ -10,16 +10,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
-
 from runnerhub.domain import labels as label_rules
 from runnerhub.domain.keys import RunnerKey
 from runnerhub.domain.models import Runner
 from runnerhub.domain.runners import Clock, get_runner
 from runnerhub.domain.scopes import Scope
+from runnerhub.domain.text import check_text
 from runnerhub.errors import Conflict, NotFound
 from runnerhub.runner_config import encode_jit_config
-from runnerhub.storage import runners
+from runnerhub.storage import limits, runners
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,33 +37,37 @@ class JitConfig:
 
 
 def generate_jitconfig(
-    conn: Connection,
+    uow: UnitOfWork,
     scope: Scope,
     clock: Clock,
     request: JitRequest,
     key: RunnerKey,
     server_url: str,
 ) -> JitConfig:
+    check_text(request.name, "Runner name", limits.RUNNER_NAME)
+    check_text(request.work_folder, "Work folder", limits.WORK_FOLDER)
     label_rules.check_names(request.labels)
     taken = Conflict(f"Already exists - A runner with the name {request.name} already exists.")
-    if runners.name_taken(conn, scope.id, request.name):
+    if runners.name_taken(uow.conn, scope.id, request.name):
         raise taken
-    group_id = runners.group_id(conn, scope.id, request.runner_group_id)
+    group_id = None
+    if limits.is_id(request.runner_group_id):
+        group_id = runners.group_id(uow.conn, scope.id, request.runner_group_id)
     if group_id is None:
         raise NotFound()
     client_id = str(uuid.uuid4())
     try:
-        runner_id = _insert(conn, scope, group_id, request, key, client_id, clock)
+        runner_id = _insert(uow, scope, group_id, request, key, client_id, clock)
     except runners.NameTaken:
         raise taken from None
-    label_rules.attach_initial(conn, scope, runner_id, request.labels)
-    runner = get_runner(conn, scope, clock, runner_id)
+    label_rules.attach_initial(uow, scope, runner_id, request.labels)
+    runner = get_runner(uow, scope, clock, runner_id)
     files = runner_files(runner, request, scope, key, client_id, server_url)
     return JitConfig(runner, encode_jit_config(files))
 
 
 def _insert(
-    conn: Connection,
+    uow: UnitOfWork,
     scope: Scope,
     group_id: int,
     request: JitRequest,
@@ -72,7 +76,7 @@ def _insert(
     clock: Clock,
 ) -> int:
     return runners.insert(
-        conn,
+        uow.conn,
         scope_id=scope.id,
         group_id=group_id,
         name=request.name,
@@ -93,31 +97,22 @@ def runner_files(
     client_id: str,
     server_url: str,
 ) -> dict[str, dict[str, object]]:
-    """The three files the runner keeps in its root directory."""
+    """The three files the runner keeps in its root directory, in the JIT config's form."""
+    from runnerhub.runner_config import RunnerFiles, jit_files  # the one builder of these files
+
     server_url = server_url.rstrip("/")
-    settings: dict[str, object] = {
-        "AgentId": str(runner.id),
-        "AgentName": runner.name,
-        "PoolId": str(request.runner_group_id),
-        "PoolName": None,
-        "ServerUrl": server_url + "/",
-        "GitHubUrl": server_url + scope.html_path,
-        "WorkFolder": request.work_folder,
-        "Ephemeral": True,
-        "DisableUpdate": True,
-        "UseV2Flow": True,
-        "ServerUrlV2": server_url + "/",
-    }
-    credentials: dict[str, object] = {
-        "Scheme": "OAuth",
-        "Data": {
-            "clientId": client_id,
-            "authorizationUrl": f"{server_url}/_apis/oauth2/token/{client_id}",
-            "requireFipsCryptography": "False",
-        },
-    }
-    return {
-        ".runner": settings,
-        ".credentials": credentials,
-        ".credentials_rsaparams": {**key.rsa_parameters()},
-    }
+    return jit_files(
+        RunnerFiles(
+            agent_id=runner.id,
+            agent_name=runner.name,
+            pool_id=request.runner_group_id,
+            pool_name=None,
+            server_url=server_url + "/",
+            github_url=server_url + scope.html_path,
+            work_folder=request.work_folder,
+            ephemeral=True,
+            client_id=client_id,
+            authorization_url=f"{server_url}/_apis/oauth2/token/{client_id}",
+            key=key.private_key,
+        )
+    )

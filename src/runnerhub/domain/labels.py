@@ -1,66 +1,64 @@
-"""Runner labels: a case-insensitive set per runner, read-only ones from configuration and
-custom ones from the API. Every operation answers the runner's labels afterwards."""
+"""Runner labels. Read-only labels come from the runner's own configuration (`self-hosted`,
+the OS, the architecture, and what `--labels` added when the runner was configured, as on
+GitHub); custom labels are added through the API. Every operation answers the runner's
+labels afterwards, and a change is announced to the runner's agent once it has committed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.engine import Connection
-
+from runnerhub.domain.events import RunnerChanged
 from runnerhub.domain.models import Label, LabelType
 from runnerhub.domain.runners import locked_runner
 from runnerhub.domain.scopes import Scope
+from runnerhub.domain.text import check_text
 from runnerhub.errors import NotFound, ValidationFailed
-from runnerhub.storage import labels
+from runnerhub.storage import labels, limits
+from runnerhub.storage.runners import RunnerRow
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 # What config.sh applies by itself: self-hosted, the OS and the architecture.
 DEFAULT_VOCABULARY = frozenset(
     {"self-hosted", "linux", "macos", "windows", "x64", "x86", "arm", "arm64"}
 )
-MAX_NAME_LENGTH = 256  # the official runner's own limit (Validators.LabelsValidator)
 
 
 def check_names(names: Sequence[str]) -> None:
     for name in names:
-        if not name.strip():
-            raise ValidationFailed("Invalid request.\n\nLabel names cannot be empty.")
+        check_text(name, "Label names", limits.LABEL_NAME)
         if "," in name:
             raise ValidationFailed(f"Invalid request.\n\nLabel name {name!r} contains a comma.")
-        if len(name) > MAX_NAME_LENGTH:
-            raise ValidationFailed(
-                f"Invalid request.\n\nLabel names are at most {MAX_NAME_LENGTH} characters."
-            )
 
 
-def list_labels(conn: Connection, scope: Scope, runner_id: int) -> list[Label]:
-    locked_runner(conn, scope, runner_id)
-    return labels.of_runner(conn, runner_id)
+def list_labels(uow: UnitOfWork, scope: Scope, runner_id: int) -> list[Label]:
+    locked_runner(uow, scope, runner_id)
+    return labels.of_runner(uow.conn, runner_id)
 
 
-def add_labels(conn: Connection, scope: Scope, runner_id: int, names: Sequence[str]) -> list[Label]:
+def add_labels(uow: UnitOfWork, scope: Scope, runner_id: int, names: Sequence[str]) -> list[Label]:
     check_names(names)
-    locked_runner(conn, scope, runner_id)
-    _attach_custom(conn, scope, runner_id, names)
-    return labels.of_runner(conn, runner_id)
+    runner = locked_runner(uow, scope, runner_id)
+    _attach_custom(uow, scope, runner_id, names)
+    return _changed(uow, runner)
 
 
-def set_labels(conn: Connection, scope: Scope, runner_id: int, names: Sequence[str]) -> list[Label]:
+def set_labels(uow: UnitOfWork, scope: Scope, runner_id: int, names: Sequence[str]) -> list[Label]:
     check_names(names)
-    locked_runner(conn, scope, runner_id)
-    labels.detach(conn, runner_id, _custom_ids(conn, runner_id))
-    _attach_custom(conn, scope, runner_id, names)
-    return labels.of_runner(conn, runner_id)
+    runner = locked_runner(uow, scope, runner_id)
+    labels.detach(uow.conn, runner_id, _custom_ids(uow, runner_id))
+    _attach_custom(uow, scope, runner_id, names)
+    return _changed(uow, runner)
 
 
-def remove_all_labels(conn: Connection, scope: Scope, runner_id: int) -> list[Label]:
-    locked_runner(conn, scope, runner_id)
-    labels.detach(conn, runner_id, _custom_ids(conn, runner_id))
-    return labels.of_runner(conn, runner_id)
+def remove_all_labels(uow: UnitOfWork, scope: Scope, runner_id: int) -> list[Label]:
+    runner = locked_runner(uow, scope, runner_id)
+    labels.detach(uow.conn, runner_id, _custom_ids(uow, runner_id))
+    return _changed(uow, runner)
 
 
-def remove_label(conn: Connection, scope: Scope, runner_id: int, name: str) -> list[Label]:
-    locked_runner(conn, scope, runner_id)
-    current = {label.name.lower(): label for label in labels.of_runner(conn, runner_id)}
+def remove_label(uow: UnitOfWork, scope: Scope, runner_id: int, name: str) -> list[Label]:
+    runner = locked_runner(uow, scope, runner_id)
+    current = {label.name.lower(): label for label in labels.of_runner(uow.conn, runner_id)}
     label = current.get(name.lower())
     if label is None:
         raise NotFound()
@@ -69,23 +67,38 @@ def remove_label(conn: Connection, scope: Scope, runner_id: int, name: str) -> l
         raise ValidationFailed(
             f"Invalid request.\n\nLabel {label.name!r} is read-only and cannot be removed."
         )
-    labels.detach(conn, runner_id, [label.id])
-    return labels.of_runner(conn, runner_id)
+    labels.detach(uow.conn, runner_id, [label.id])
+    return _changed(uow, runner)
 
 
-def attach_initial(conn: Connection, scope: Scope, runner_id: int, names: Sequence[str]) -> None:
-    """Labels a runner starts with: names from the default vocabulary are read-only."""
-    ids = labels.ensure(conn, scope.id, names)
-    read_only = [ids[n.lower()] for n in names if n.lower() in DEFAULT_VOCABULARY]
-    custom = [ids[n.lower()] for n in names if n.lower() not in DEFAULT_VOCABULARY]
-    labels.attach(conn, runner_id, read_only, LabelType.READ_ONLY)
-    labels.attach(conn, runner_id, custom, LabelType.CUSTOM)
+def attach(
+    uow: UnitOfWork, scope: Scope, runner_id: int, read_only: Sequence[str], custom: Sequence[str]
+) -> None:
+    """The labels a runner starts with. A name given as both is read-only."""
+    ids = labels.ensure(uow.conn, scope.id, [*read_only, *custom])
+    read_only_ids = {ids[n.lower()] for n in read_only}
+    labels.attach(uow.conn, runner_id, read_only_ids, LabelType.READ_ONLY)
+    custom_ids = {ids[n.lower()] for n in custom} - read_only_ids
+    labels.attach(uow.conn, runner_id, custom_ids, LabelType.CUSTOM)
 
 
-def _attach_custom(conn: Connection, scope: Scope, runner_id: int, names: Sequence[str]) -> None:
-    ids = labels.ensure(conn, scope.id, names)
-    labels.attach(conn, runner_id, ids.values(), LabelType.CUSTOM)
+def attach_initial(uow: UnitOfWork, scope: Scope, runner_id: int, names: Sequence[str]) -> None:
+    """Labels of a runner made through the API: names from the default vocabulary are
+    read-only, the rest custom."""
+    read_only = [n for n in names if n.lower() in DEFAULT_VOCABULARY]
+    attach(uow, scope, runner_id, read_only, [n for n in names if n not in read_only])
 
 
-def _custom_ids(conn: Connection, runner_id: int) -> list[int]:
-    return [lb.id for lb in labels.of_runner(conn, runner_id) if lb.type is LabelType.CUSTOM]
+def _changed(uow: UnitOfWork, runner: RunnerRow) -> list[Label]:
+    uow.emit(RunnerChanged(runner.id, runner.session_id))
+    return labels.of_runner(uow.conn, runner.id)
+
+
+def _attach_custom(uow: UnitOfWork, scope: Scope, runner_id: int, names: Sequence[str]) -> None:
+    ids = labels.ensure(uow.conn, scope.id, names)
+    labels.attach(uow.conn, runner_id, ids.values(), LabelType.CUSTOM)
+
+
+def _custom_ids(uow: UnitOfWork, runner_id: int) -> list[int]:
+    labels_now = labels.of_runner(uow.conn, runner_id)
+    return [lb.id for lb in labels_now if lb.type is LabelType.CUSTOM]

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
+from runnerhub.storage.labels import Label, LabelType
 
-class LabelType(StrEnum):
-    READ_ONLY = "read-only"
-    CUSTOM = "custom"
-
-
-@dataclass(frozen=True, slots=True)
-class Label:
-    id: int
-    name: str
-    type: LabelType
+__all__ = ["IssuedToken", "Label", "LabelType", "Runner", "RunnerApplication"]
 
 
 @dataclass(slots=True)

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import Connection
-
 from runnerhub.auth.secrets import hash_token
 from runnerhub.domain import labels as label_rules
-from runnerhub.domain.models import LabelType
+from runnerhub.domain import runners as runner_rules
+from runnerhub.domain import scopes
+from runnerhub.domain.events import RunnerRemoved
 from runnerhub.domain.runner_tokens import Purpose
 from runnerhub.domain.scopes import Scope
-from runnerhub.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
-from runnerhub.storage import accounts, agents, runners, tokens
+from runnerhub.domain.text import check_text
+from runnerhub.errors import Conflict, Forbidden, NotFound, Unauthorized
+from runnerhub.storage import agents, limits, runners, tokens
 from runnerhub.storage import labels as label_rows
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 EVENTS = {"register": Purpose.REGISTRATION, "remove": Purpose.REMOVE}
 
@@ -50,41 +52,40 @@ class Registered:
     client_id: str
 
 
-def scope_of_url(conn: Connection, url: str) -> Scope:
+def scope_of_url(uow: UnitOfWork, url: str) -> Scope:
     """The scope a runner URL names, as config.sh reads it: /ORG, /OWNER/REPO or
     /enterprises/SLUG."""
     parts = [p for p in urlsplit(url).path.split("/") if p]
     scope = None
     if len(parts) == 2 and parts[0].lower() == "enterprises":
-        scope = accounts.enterprise_scope(conn, parts[1])
+        scope = scopes.enterprise(uow, parts[1])
     elif len(parts) == 1:
-        scope = accounts.organization_scope(conn, parts[0])
+        scope = scopes.organization(uow, parts[0])
     elif len(parts) == 2:
-        scope = accounts.repository_scope(conn, parts[0], parts[1])
+        scope = scopes.repository(uow, parts[0], parts[1])
     if scope is None:
         raise NotFound(f"No organization, repository or enterprise at {url}.")
     return scope
 
 
-def redeem(conn: Connection, token: str, purpose: Purpose, url: str, now: datetime) -> Scope:
+def redeem(uow: UnitOfWork, token: str, purpose: Purpose, url: str, now: datetime) -> Scope:
     """Check a registration or remove token against the scope it is used for."""
-    row = tokens.runner_token_by_hash(conn, hash_token(token))
+    row = tokens.runner_token_by_hash(uow.conn, hash_token(token))
     if row is None:
         raise Unauthorized(f"The {purpose.value} token is not valid.")
     if row.expires_at <= now:
         raise Unauthorized(f"The {purpose.value} token has expired; create a new one.")
     if row.purpose != purpose.value:
         raise Forbidden(f"This is a {row.purpose} token, not a {purpose.value} token.")
-    scope = scope_of_url(conn, url)
+    scope = scope_of_url(uow, url)
     if scope.id != row.scope_id:
         raise Forbidden(f"The {purpose.value} token is not valid for {url}.")
     return scope
 
 
-def register(conn: Connection, scope: Scope, request: Registration, now: datetime) -> Registered:
-    label_rules.check_names(request.labels + request.read_only_labels)
-    if not request.name.strip():
-        raise ValidationFailed("Runner name cannot be empty.")
+def register(uow: UnitOfWork, scope: Scope, request: Registration, now: datetime) -> Registered:
+    check_registration(request)
+    conn = uow.conn
     group_id = agents.group_by_name(conn, scope.id, request.runner_group)
     if group_id is None:
         raise NotFound(f"No runner group named {request.runner_group!r}.")
@@ -100,6 +101,8 @@ def register(conn: Connection, scope: Scope, request: Registration, now: datetim
             public_key=request.public_key, client_id=client_id,
         )  # fmt: skip
         label_rows.detach(conn, runner_id, [lb.id for lb in label_rows.of_runner(conn, runner_id)])
+        # The agent that held the replaced registration is told it is gone.
+        uow.emit(RunnerRemoved(runner_id, existing.session_id))
     else:
         runner_id = runners.insert(
             conn, scope_id=scope.id, group_id=group_id, name=request.name, os=request.os,
@@ -107,20 +110,22 @@ def register(conn: Connection, scope: Scope, request: Registration, now: datetim
             public_key=request.public_key, client_id=client_id, now=now,
         )  # fmt: skip
         agents.set_version(conn, runner_id, request.version)
-    _label(conn, scope, runner_id, request)
+    label_rules.attach(uow, scope, runner_id, request.read_only_labels, request.labels)
     return Registered(runner_id, scope, client_id)
 
 
-def _label(conn: Connection, scope: Scope, runner_id: int, request: Registration) -> None:
-    ids = label_rows.ensure(conn, scope.id, request.read_only_labels + request.labels)
-    read_only = [ids[n.lower()] for n in request.read_only_labels]
-    custom = [ids[n.lower()] for n in request.labels if ids[n.lower()] not in read_only]
-    label_rows.attach(conn, runner_id, read_only, LabelType.READ_ONLY)
-    label_rows.attach(conn, runner_id, custom, LabelType.CUSTOM)
+def check_registration(request: Registration) -> None:
+    label_rules.check_names(request.labels + request.read_only_labels)
+    check_text(request.name, "Runner name", limits.RUNNER_NAME)
+    check_text(request.work_folder, "Work folder", limits.WORK_FOLDER)
+    check_text(request.os, "OS", limits.RUNNER_OS)
+    if request.version is not None:
+        check_text(request.version, "Version", limits.RUNNER_VERSION)
 
 
-def remove(conn: Connection, scope: Scope, runner_id: int) -> None:
+def remove(uow: UnitOfWork, scope: Scope, runner_id: int) -> None:
     """Remove a runner of the remove token's scope (busy or not: it is the runner leaving)."""
-    if runners.one(conn, scope.id, runner_id) is None:
+    row = runners.one(uow.conn, scope.id, runner_id) if limits.is_id(runner_id) else None
+    if row is None:
         raise NotFound(f"No runner {runner_id} in {scope.name}.")
-    runners.delete(conn, scope.id, runner_id)
+    runner_rules.remove(uow, scope, row)

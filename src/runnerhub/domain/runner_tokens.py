@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy.engine import Connection
-
 from runnerhub.auth.secrets import hash_token, runner_token
 from runnerhub.domain.models import IssuedToken
 from runnerhub.domain.scopes import Scope
 from runnerhub.storage import tokens
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 
 class Purpose(StrEnum):
@@ -19,12 +18,12 @@ class Purpose(StrEnum):
 
 
 def issue(
-    conn: Connection, scope: Scope, purpose: Purpose, now: datetime, ttl: timedelta
+    uow: UnitOfWork, scope: Scope, purpose: Purpose, now: datetime, ttl: timedelta
 ) -> IssuedToken:
     token = runner_token()
     expires_at = now + ttl
     tokens.insert_runner_token(
-        conn,
+        uow.conn,
         scope_id=scope.id,
         purpose=purpose.value,
         token_hash=hash_token(token),

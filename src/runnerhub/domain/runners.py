@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Connection
-
+from runnerhub.domain.events import RunnerRemoved
 from runnerhub.domain.liveness import status
 from runnerhub.domain.models import Label, Runner
 from runnerhub.domain.scopes import Scope
 from runnerhub.errors import NotFound, ValidationFailed
 from runnerhub.storage import labels, runners
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +29,9 @@ class RunnerPage:
 
 
 def list_runners(
-    conn: Connection, scope: Scope, clock: Clock, *, name: str | None, per_page: int, page: int
+    uow: UnitOfWork, scope: Scope, clock: Clock, *, name: str | None, per_page: int, page: int
 ) -> RunnerPage:
+    conn = uow.conn
     total = runners.count(conn, scope.id, name)
     rows = runners.page(conn, scope.id, name, per_page, (page - 1) * per_page, total)
     labels_by_runner = labels.of_runners(conn, [row.id for row in rows])
@@ -38,25 +39,29 @@ def list_runners(
     return RunnerPage(total, found)
 
 
-def get_runner(conn: Connection, scope: Scope, clock: Clock, runner_id: int) -> Runner:
-    row = runners.one(conn, scope.id, runner_id)
+def get_runner(uow: UnitOfWork, scope: Scope, clock: Clock, runner_id: int) -> Runner:
+    row = runners.one(uow.conn, scope.id, runner_id)
     if row is None:
         raise NotFound()
-    return _runner(row, labels.of_runner(conn, runner_id), clock)
+    return _runner(row, labels.of_runner(uow.conn, runner_id), clock)
 
 
-def delete_runner(conn: Connection, scope: Scope, runner_id: int) -> None:
-    row = runners.one(conn, scope.id, runner_id, lock=True)
-    if row is None:
-        raise NotFound()
+def delete_runner(uow: UnitOfWork, scope: Scope, runner_id: int) -> None:
+    row = locked_runner(uow, scope, runner_id)
     if row.busy:
         # GitHub's message, stray closing quote included (seen in several clients' logs).
         raise ValidationFailed(f'Bad request - Runner "{row.name}" is still running a job"')
-    runners.delete(conn, scope.id, runner_id)
+    remove(uow, scope, row)
 
 
-def locked_runner(conn: Connection, scope: Scope, runner_id: int) -> runners.RunnerRow:
-    row = runners.one(conn, scope.id, runner_id, lock=True)
+def remove(uow: UnitOfWork, scope: Scope, row: runners.RunnerRow) -> None:
+    """Delete the runner, and tell its agent once that has committed."""
+    runners.delete(uow.conn, scope.id, row.id)
+    uow.emit(RunnerRemoved(row.id, row.session_id))
+
+
+def locked_runner(uow: UnitOfWork, scope: Scope, runner_id: int) -> runners.RunnerRow:
+    row = runners.one(uow.conn, scope.id, runner_id, lock=True)
     if row is None:
         raise NotFound()
     return row

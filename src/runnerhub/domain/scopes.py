@@ -1,25 +1,24 @@
-"""The three places runners live: an enterprise, an organization or a repository."""
+"""The three places runners live: an enterprise, an organization or a repository.
+
+The values are storage's (it resolves them from paths); the domain finds scopes by path.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from runnerhub.storage import accounts
+from runnerhub.storage.scopes import Scope, ScopeKind
+from runnerhub.storage.unit_of_work import UnitOfWork
+
+__all__ = ["Scope", "ScopeKind", "enterprise", "organization", "repository"]
 
 
-class ScopeKind(StrEnum):
-    ENTERPRISE = "enterprise"
-    ORGANIZATION = "organization"
-    REPOSITORY = "repository"
+def enterprise(uow: UnitOfWork, slug_or_id: str) -> Scope | None:
+    return accounts.enterprise_scope(uow.conn, slug_or_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Scope:
-    kind: ScopeKind
-    id: int  # scopes.id: what runners, labels and tokens are filed under
-    subject_id: int  # the enterprise, organization account or repository id
-    name: str  # slug, login, or owner/name, in display case
-    html_path: str  # where the scope lives on the web: "/enterprises/x", "/org", "/o/r"
-    enterprise_id: int | None = None  # the enterprise an organization belongs to
-    owner_id: int | None = None  # a repository's owner account
-    owner_is_org: bool = False
-    private: bool = False
+def organization(uow: UnitOfWork, login: str) -> Scope | None:
+    return accounts.organization_scope(uow.conn, login)
+
+
+def repository(uow: UnitOfWork, owner: str, name: str) -> Scope | None:
+    return accounts.repository_scope(uow.conn, owner, name)

@@ -7,11 +7,14 @@ from datetime import datetime
 from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection
 
-from runnerhub.domain.scopes import Scope, ScopeKind
 from runnerhub.storage import sql
+from runnerhub.storage.scopes import Scope, ScopeKind
 from runnerhub.storage.tables import (
     accounts,
+    enterprise_owners,
     enterprises,
+    org_memberships,
+    repo_collaborators,
     repositories,
     runner_groups,
     scopes,
@@ -81,6 +84,53 @@ def repository(conn: Connection, owner: str, name: str) -> Row[tuple[object, ...
         .where(accounts.c.login_lower == owner.lower(), repositories.c.name_lower == name.lower())
     )
     return conn.execute(query).first()
+
+
+def insert_enterprise(
+    conn: Connection, *, slug: str, owner_id: int, scope_id: int, now: datetime
+) -> int:
+    result = conn.execute(
+        enterprises.insert().values(
+            slug=slug, slug_lower=slug.lower(), name=slug, scope_id=scope_id, created_at=now
+        )
+    )
+    assert result.inserted_primary_key is not None
+    enterprise_id = int(result.inserted_primary_key[0])
+    conn.execute(enterprise_owners.insert().values(enterprise_id=enterprise_id, user_id=owner_id))
+    return enterprise_id
+
+
+def set_org_role(conn: Connection, org_id: int, user_id: int, role: str) -> None:
+    """Make the user a member of the organization with this role, replacing any other."""
+    conn.execute(
+        org_memberships.delete().where(
+            org_memberships.c.org_id == org_id, org_memberships.c.user_id == user_id
+        )
+    )
+    conn.execute(org_memberships.insert().values(org_id=org_id, user_id=user_id, role=role))
+
+
+def insert_repository(
+    conn: Connection, *, owner_id: int, name: str, private: bool, scope_id: int, now: datetime
+) -> int:
+    result = conn.execute(
+        repositories.insert().values(
+            owner_id=owner_id,
+            name=name,
+            name_lower=name.lower(),
+            private=private,
+            scope_id=scope_id,
+            created_at=now,
+        )
+    )
+    assert result.inserted_primary_key is not None
+    return int(result.inserted_primary_key[0])
+
+
+def insert_collaborator(conn: Connection, repo_id: int, user_id: int, permission: str) -> None:
+    conn.execute(
+        repo_collaborators.insert().values(repo_id=repo_id, user_id=user_id, permission=permission)
+    )
 
 
 # -- scope resolution and roles, read on every request: hand-written SQL (storage/sql.py)

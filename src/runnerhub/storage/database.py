@@ -1,15 +1,20 @@
 """The engine and the one-transaction-per-request runner.
 
-Request handlers hand a synchronous function to `read` or `write`; it runs inside one
-transaction on one connection, committed when it returns and rolled back when it raises.
-With SQLite the function runs inline on the event loop: a WAL read from the page cache takes
-a fraction of a millisecond, and a thread hop would cost more than it saves
+Request handlers hand a synchronous function of a `UnitOfWork` to `run`; it runs inside one
+transaction on one connection, committed when it returns and rolled back when it raises;
+then, and only then, the unit's after-commit callbacks run and its events reach the
+subscribers. With SQLite the function runs inline on the event loop: a WAL read from the
+page cache takes a fraction of a millisecond, and a thread hop would cost more than it saves
 (shared/design/stack-bench.md). With PostgreSQL, whose round trips block, it runs in a
-worker thread.
+worker thread, and a transaction that loses a deadlock or a serialization conflict is run
+again from the start (a few times, after a short random pause).
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -18,8 +23,12 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import Connection
 
 from runnerhub.storage import dialect
+from runnerhub.storage.unit_of_work import Subscriber, UnitOfWork
 
 T = TypeVar("T")
+
+ATTEMPTS = 5
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -32,6 +41,9 @@ class Database:
         dialect.prepare_engine(engine)
         self.engine: Engine = engine
         self.is_sqlite = dialect.is_sqlite(engine)
+        self.subscribers: list[Subscriber] = []
+
+    # -- raw connections: migrations, tests, the benchmark's seeding
 
     def read(self, work: Callable[[Connection], T]) -> T:
         with self.engine.connect() as conn, conn.begin():
@@ -43,11 +55,40 @@ class Database:
             with conn.begin():
                 return work(conn)
 
-    async def run(self, work: Callable[[Connection], T], *, write: bool) -> T:
-        transact = self.write if write else self.read
+    # -- units of work: everything the domain does
+
+    def transact(self, work: Callable[[UnitOfWork], T], *, write: bool = True) -> T:
+        """Run `work` in one transaction, then its after-commit callbacks and events."""
+        result, uow = self._attempt(work, write)
+        uow.committed(self.subscribers)
+        return result
+
+    async def run(self, work: Callable[[UnitOfWork], T], *, write: bool) -> T:
         if self.is_sqlite:
-            return transact(work)
-        return await anyio.to_thread.run_sync(transact, work)
+            result, uow = self._attempt(work, write)
+        else:
+            result, uow = await anyio.to_thread.run_sync(self._attempt, work, write)
+        uow.committed(self.subscribers)  # on the event loop: wake-ups touch asyncio state
+        return result
+
+    def _attempt(self, work: Callable[[UnitOfWork], T], write: bool) -> tuple[T, UnitOfWork]:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self._once(work, write)
+            except Exception as error:
+                if attempt == ATTEMPTS or not dialect.is_transient(error):
+                    raise
+                log.info("transaction run again after %s", type(error).__name__)
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _once(self, work: Callable[[UnitOfWork], T], write: bool) -> tuple[T, UnitOfWork]:
+        with self.engine.connect() as conn:
+            if write:
+                conn.execution_options(**{dialect.WRITE: True})
+            with conn.begin():
+                uow = UnitOfWork(conn)
+                return work(uow), uow
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -80,3 +80,27 @@ def for_update(conn: Connection, alias: str) -> str:
     """Row locks for hand-written SQL: PostgreSQL takes them; SQLite's write transactions
     are serial already and have no FOR UPDATE."""
     return f" FOR UPDATE OF {alias}" if conn.dialect.name == "postgresql" else ""
+
+
+# PostgreSQL's SQLSTATEs for a transaction that lost a race and may simply be run again.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+def is_transient(error: Exception) -> bool:
+    """Whether `error` (SQLAlchemy's wrapper, or the driver's own from hand-written SQL)
+    says the transaction lost a race."""
+    driver_error = getattr(error, "orig", error)
+    return getattr(driver_error, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+LABEL_CREATION_LOCK = 0x6C61  # "la": the advisory lock space of label creation
+
+
+def lock_scope_labels(conn: Connection, scope_id: int) -> None:
+    """Hold, until commit, the right to create labels in a scope. PostgreSQL takes an
+    advisory lock; SQLite's write transactions are serial already."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(%(space)s, %(key)s)",
+            {"space": LABEL_CREATION_LOCK, "key": scope_id % 2**31},
+        )

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from runnerhub.domain.models import Label, LabelType
 from runnerhub.storage import sql
-from runnerhub.storage.dialect import insert_ignoring_conflicts
+from runnerhub.storage.dialect import insert_ignoring_conflicts, lock_scope_labels
 from runnerhub.storage.tables import labels, runner_labels
+
+
+class LabelType(StrEnum):
+    READ_ONLY = "read-only"
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    id: int
+    name: str
+    type: LabelType
+
 
 _TYPES = {t.value: t for t in LabelType}
 # Two small queries beat one join: a page's runners share a handful of labels, so the
@@ -43,24 +57,36 @@ def of_runner(conn: Connection, runner_id: int) -> list[Label]:
 
 def ensure(conn: Connection, scope_id: int, names: Iterable[str]) -> dict[str, int]:
     """Label ids by case-folded name, creating the labels the scope does not have yet.
-    The first spelling a scope sees is the one it keeps."""
+    The first spelling a scope sees is the one it keeps, and new labels get ids in the order
+    given (lists show labels in id order)."""
     wanted: dict[str, str] = {}
     for name in names:
         wanted.setdefault(name.lower(), name)
     if not wanted:
         return {}
-    rows = [
-        {"scope_id": scope_id, "name": name, "name_lower": lower} for lower, name in wanted.items()
-    ]
-    conn.execute(insert_ignoring_conflicts(conn, labels), rows)
+    found = _ids(conn, scope_id, list(wanted))
+    missing = [lower for lower in wanted if lower not in found]
+    if missing:
+        # Two transactions adding the same new names in opposite orders would lock the
+        # unique index entries crosswise (a deadlock): creation takes one lock per scope first.
+        lock_scope_labels(conn, scope_id)
+        rows = [{"scope_id": scope_id, "name": wanted[n], "name_lower": n} for n in missing]
+        conn.execute(insert_ignoring_conflicts(conn, labels), rows)
+        found |= _ids(conn, scope_id, missing)
+    return found
+
+
+def _ids(conn: Connection, scope_id: int, lowers: list[str]) -> dict[str, int]:
     query = select(labels.c.name_lower, labels.c.id).where(
-        labels.c.scope_id == scope_id, labels.c.name_lower.in_(list(wanted))
+        labels.c.scope_id == scope_id, labels.c.name_lower.in_(lowers)
     )
     return {lower: int(label_id) for lower, label_id in conn.execute(query)}
 
 
 def attach(conn: Connection, runner_id: int, label_ids: Iterable[int], type_: LabelType) -> None:
-    rows = [{"runner_id": runner_id, "label_id": i, "type": type_.value} for i in label_ids]
+    rows = [
+        {"runner_id": runner_id, "label_id": i, "type": type_.value} for i in sorted(label_ids)
+    ]
     if rows:
         conn.execute(insert_ignoring_conflicts(conn, runner_labels), rows)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from runnerhub.storage import sql
@@ -27,11 +27,13 @@ class RunnerRow(NamedTuple):
     last_seen_at: datetime | None
     group_number: int
     busy: bool
+    session_id: str | None
 
 
 _SELECT = """
     SELECT r.id, r.name, r.os, r.version, r.ephemeral, r.last_seen_at, g.number,
-           EXISTS (SELECT 1 FROM jobs j WHERE j.runner_id = r.id AND j.status = 'in_progress')
+           EXISTS (SELECT 1 FROM jobs j WHERE j.runner_id = r.id AND j.status = 'in_progress'),
+           r.session_id
     FROM runners r JOIN runner_groups g ON g.id = r.group_id
 """
 _BY_SCOPE = " WHERE r.scope_id = :scope"
@@ -41,8 +43,10 @@ _PAGE_FROM_END = " ORDER BY r.id DESC LIMIT :limit OFFSET :offset"
 
 
 def _row(values: tuple[Any, ...]) -> RunnerRow:
-    id_, name, os, version, ephemeral, last_seen_at, group, busy = values
-    return RunnerRow(id_, name, os, version, bool(ephemeral), utc(last_seen_at), group, bool(busy))
+    id_, name, os, version, ephemeral, last_seen_at, group, busy, session_id = values
+    return RunnerRow(
+        id_, name, os, version, bool(ephemeral), utc(last_seen_at), group, bool(busy), session_id
+    )
 
 
 _COUNT = "SELECT runner_count FROM scopes WHERE id = :scope"
@@ -137,3 +141,16 @@ def insert(
 
 def delete(conn: Connection, scope_id: int, runner_id: int) -> None:
     conn.execute(runners.delete().where(runners.c.scope_id == scope_id, runners.c.id == runner_id))
+
+
+def delete_not_seen_since(
+    conn: Connection, offline_before: datetime, ephemeral_before: datetime
+) -> int:
+    """Remove runners last alive before `offline_before` (ephemeral ones: `ephemeral_before`).
+    Never seen: counted from registration."""
+    last_alive = func.coalesce(runners.c.last_seen_at, runners.c.created_at)
+    stale = or_(
+        last_alive < offline_before,
+        and_(runners.c.ephemeral.is_(True), last_alive < ephemeral_before),
+    )
+    return int(conn.execute(runners.delete().where(stale)).rowcount)

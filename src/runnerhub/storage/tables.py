@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from runnerhub.storage import limits
 from runnerhub.storage.types import UTCDateTime
 
 metadata = MetaData(
@@ -33,7 +34,8 @@ metadata = MetaData(
     }
 )
 
-# SQLite's rowid alias needs INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+# SQLite's rowid alias needs INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity. Tables
+# with ids are AUTOINCREMENT on SQLite (migration 0006): an id is never handed out twice.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 scopes = Table(
@@ -43,6 +45,7 @@ scopes = Table(
     Column("kind", String(16), nullable=False),  # enterprise | organization | repository
     # Kept exact by triggers (migration 0003): list requests read it instead of counting.
     Column("runner_count", Integer, nullable=False, server_default="0"),
+    sqlite_autoincrement=True,
 )
 
 enterprises = Table(
@@ -54,6 +57,7 @@ enterprises = Table(
     Column("name", String(255), nullable=False),
     Column("scope_id", Id, ForeignKey("scopes.id"), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 # Users and organizations share one login namespace, as on GitHub.
@@ -69,6 +73,7 @@ accounts = Table(
     Column("enterprise_id", Id, ForeignKey("enterprises.id")),
     Column("scope_id", Id, ForeignKey("scopes.id"), unique=True),  # organizations only
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 enterprise_owners = Table(
@@ -98,6 +103,7 @@ repositories = Table(
     Column("scope_id", Id, ForeignKey("scopes.id"), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("owner_id", "name_lower"),
+    sqlite_autoincrement=True,
 )
 
 repo_collaborators = Table(
@@ -123,6 +129,12 @@ api_tokens = Table(
     Column("repository_selection", String(16)),  # fine-grained: all | selected
     Column("expires_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
+    # What `admin list-tokens` shows: the kind's prefix and 4 characters (ghp_Ab12), enough to
+    # recognise a token and far too little to use it; and the operator's note. NULL on tokens
+    # made before migration 0005.
+    Column("token_prefix", String(16)),
+    Column("note", Text),
+    sqlite_autoincrement=True,
 )
 
 api_token_repositories = Table(
@@ -138,11 +150,12 @@ runner_groups = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("scope_id", Id, ForeignKey("scopes.id"), nullable=False),
-    Column("number", Integer, nullable=False),
+    Column("number", BigInteger, nullable=False),
     Column("name", String(255), nullable=False),
     Column("is_default", Boolean, nullable=False, default=False),
     Column("visibility", String(16), nullable=False, default="all"),
     UniqueConstraint("scope_id", "number"),
+    sqlite_autoincrement=True,
 )
 
 runners = Table(
@@ -151,12 +164,12 @@ runners = Table(
     Column("id", Id, primary_key=True),
     Column("scope_id", Id, ForeignKey("scopes.id"), nullable=False),
     Column("group_id", Id, ForeignKey("runner_groups.id"), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("name_lower", String(255), nullable=False),
-    Column("os", String(32), nullable=False),
-    Column("version", String(32)),
+    Column("name", String(limits.RUNNER_NAME), nullable=False),
+    Column("name_lower", String(limits.RUNNER_NAME), nullable=False),
+    Column("os", String(limits.RUNNER_OS), nullable=False),
+    Column("version", String(limits.RUNNER_VERSION)),
     Column("ephemeral", Boolean, nullable=False, default=False),
-    Column("work_folder", String(255), nullable=False, default="_work"),
+    Column("work_folder", String(limits.WORK_FOLDER), nullable=False, default="_work"),
     Column("public_key", Text),  # PEM; the agent proves possession of the private half
     Column("client_id", String(36), unique=True),  # OAuth client id in the runner's credentials
     Column("created_at", UTCDateTime(), nullable=False),
@@ -166,6 +179,7 @@ runners = Table(
     Column("session_started_at", UTCDateTime()),
     UniqueConstraint("scope_id", "name_lower"),
     Index(None, "scope_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 labels = Table(
@@ -173,9 +187,10 @@ labels = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("scope_id", Id, ForeignKey("scopes.id"), nullable=False),
-    Column("name", String(256), nullable=False),
-    Column("name_lower", String(256), nullable=False),
+    Column("name", String(limits.LABEL_NAME), nullable=False),
+    Column("name_lower", String(limits.LABEL_NAME), nullable=False),
     UniqueConstraint("scope_id", "name_lower"),
+    sqlite_autoincrement=True,
 )
 
 # A label's type belongs to its use on one runner: `self-hosted` set by the runner's
@@ -198,6 +213,7 @@ runner_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 # Jobs assigned to runners. A runner is busy while it holds a job that is not completed;
@@ -213,6 +229,7 @@ jobs = Table(
     Column("started_at", UTCDateTime()),
     Column("completed_at", UTCDateTime()),
     Index(None, "runner_id", "status"),
+    sqlite_autoincrement=True,
 )
 
 # Short-lived bearer tokens the agent gets by proving it holds its registered key.

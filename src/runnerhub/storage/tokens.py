@@ -65,6 +65,8 @@ def insert_api_token(
     repository_ids: Iterable[int],
     expires_at: datetime | None,
     now: datetime,
+    token_prefix: str | None = None,
+    note: str | None = None,
 ) -> int:
     result = conn.execute(
         api_tokens.insert().values(
@@ -77,6 +79,8 @@ def insert_api_token(
             repository_selection=repository_selection,
             expires_at=expires_at,
             created_at=now,
+            token_prefix=token_prefix,
+            note=note,
         )
     )
     assert result.inserted_primary_key is not None
@@ -85,6 +89,22 @@ def insert_api_token(
     if rows:
         conn.execute(api_token_repositories.insert(), rows)
     return token_id
+
+
+def api_tokens_of_user(conn: Connection, user_id: int) -> list[Row[tuple[object, ...]]]:
+    query = select(api_tokens).where(api_tokens.c.user_id == user_id).order_by(api_tokens.c.id)
+    return list(conn.execute(query))
+
+
+def api_token_by_id(conn: Connection, token_id: int) -> Row[tuple[object, ...]] | None:
+    return conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+
+
+def delete_api_token(conn: Connection, token_id: int) -> None:
+    conn.execute(
+        api_token_repositories.delete().where(api_token_repositories.c.token_id == token_id)
+    )
+    conn.execute(api_tokens.delete().where(api_tokens.c.id == token_id))
 
 
 def insert_runner_token(

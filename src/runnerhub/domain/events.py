@@ -1,0 +1,32 @@
+"""What the domain announces once a change has committed (see storage/unit_of_work.py).
+
+Subscribers wired in app.py act on them: today, waking the long poll of the runner's agent
+so that it learns at once that its runner changed or is gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerChanged:
+    """The runner's labels (or anything its agent should re-read) changed."""
+
+    runner_id: int
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerRemoved:
+    runner_id: int
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    runner_id: int
+    session_id: str
+
+
+RunnerEvent = RunnerChanged | RunnerRemoved | SessionClosed

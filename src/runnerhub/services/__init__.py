@@ -1,0 +1,28 @@
+"""Work the server does in the background, beside requests: each a `Service` with `start`
+and `stop`, started and stopped together by the app's lifespan (see `Services`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Service(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Services:
+    """Started in order, stopped in reverse."""
+
+    def __init__(self, services: Sequence[Service]) -> None:
+        self.services = list(services)
+
+    async def start(self) -> None:
+        for service in self.services:
+            await service.start()
+
+    async def stop(self) -> None:
+        for service in reversed(self.services):
+            await service.stop()

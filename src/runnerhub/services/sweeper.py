@@ -1,0 +1,50 @@
+"""Removes runners that have been offline too long, every few minutes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from runnerhub.domain import cleanup
+from runnerhub.settings import Settings
+from runnerhub.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class StaleRunnerSweeper:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.db = db
+        self.offline = timedelta(seconds=settings.remove_offline_after_seconds)
+        self.ephemeral = timedelta(seconds=settings.remove_offline_ephemeral_after_seconds)
+        self.interval = settings.cleanup_interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="stale-runner-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def sweep(self) -> int:
+        now = datetime.now(UTC)
+        return await self.db.run(
+            lambda uow: cleanup.remove_stale_runners(
+                uow, now, offline=self.offline, ephemeral_offline=self.ephemeral
+            ),
+            write=True,
+        )
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # a failed sweep is retried next round; serving goes on
+                log.exception("removing stale runners failed")
+            await asyncio.sleep(self.interval)
