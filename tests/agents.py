@@ -60,3 +60,17 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def access_token(directory: Path) -> str:
+    """A runner access token for the runner configured in `directory`, got as its agent
+    would get one (signing with its key)."""
+    from runnerhub.agent import files
+    from runnerhub.agent.client import Client, server_root
+
+    local = files.read(directory)
+    client = Client(server_root(local.github_url))
+    try:
+        return client.access_token(local.authorization_url, local.client_id, local.key)
+    finally:
+        client.close()

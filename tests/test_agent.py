@@ -28,7 +28,7 @@ from runnerhub.runner_config import (
 )
 from runnerhub.storage.database import Database
 from runnerhub.storage.tables import runner_tokens
-from tests.agents import AGENT, ENV, agent, configure, start_agent, wait_for
+from tests.agents import AGENT, ENV, access_token, agent, configure, start_agent, wait_for
 from tests.factories import World
 from tests.helpers import ALL_SCOPES, auth
 from tests.server import ServerProcess, start_server
@@ -257,7 +257,7 @@ def test_deleted_runner_credentials_stop_working_at_once(
     settings = json.loads((tmp_path / ".runner").read_text())
     running = start_agent(tmp_path)
     wait_for(lambda: fleet.status("victim") == "online", 20, "online")
-    stolen = _steal_access_token(tmp_path)
+    stolen = access_token(tmp_path)
     sessions = f"{live.url}/_apis/runner/sessions"
     assert httpx.post(sessions, headers={"Authorization": f"Bearer {stolen}"}).status_code == 409
     runner_id = settings["agentId"]
@@ -400,24 +400,12 @@ def _fields(runner: RunnerFiles) -> dict[str, object]:
     return {name: getattr(runner, name) for name in RunnerFiles.__slots__}
 
 
-def _steal_access_token(directory: Path) -> str:
-    from runnerhub.agent import files
-    from runnerhub.agent.client import Client, server_root
-
-    local = files.read(directory)
-    client = Client(server_root(local.github_url))
-    try:
-        return client.access_token(local.authorization_url, local.client_id, local.key)
-    finally:
-        client.close()
-
-
 def test_a_second_session_is_refused(live: ServerProcess, world: World, tmp_path: Path) -> None:
     fleet = Fleet(live, world, "org")
     fleet.config(tmp_path, "single")
     running = start_agent(tmp_path)
     wait_for(lambda: fleet.status("single") == "online", 20, "online")
-    token = _steal_access_token(tmp_path)
+    token = access_token(tmp_path)
     second = httpx.post(
         f"{live.url}/_apis/runner/sessions", headers={"Authorization": f"Bearer {token}"}
     )
@@ -459,7 +447,7 @@ def test_closing_a_session_answers_its_pending_poll_at_once(
     try:
         fleet = Fleet(server, world, "org")
         fleet.config(tmp_path, "waiting")
-        bearer = {"Authorization": f"Bearer {_steal_access_token(tmp_path)}"}
+        bearer = {"Authorization": f"Bearer {access_token(tmp_path)}"}
         session = httpx.post(f"{server.url}/_apis/runner/sessions", headers=bearer).json()
         messages = f"{server.url}/_apis/runner/messages?sessionId={session['sessionId']}"
         with ThreadPoolExecutor(max_workers=1) as pool:

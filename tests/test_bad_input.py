@@ -164,6 +164,8 @@ def test_ids_beyond_64_bits_are_not_found_at_every_door(
         ("GET", f"{org['base']}/{rid}", {}),
         ("DELETE", f"{org['base']}/{rid}/labels", auth(org["token"])),
         ("GET", f"/api/v3{org['base']}/{rid}/labels", auth(org["token"])),
+        ("GET", f"/enterprises/{rid}/actions/runners", auth(org["token"])),
+        ("GET", f"/enterprises/{rid}/actions/runners", {}),
     ):
         response = client.request(method, path, headers=headers)
         assert response.status_code in (401, 404), (method, path[:80], response.text[:200])
@@ -184,7 +186,10 @@ def test_runner_protocol_remove_with_a_huge_id(client: httpx.Client, org: dict[s
 
 @pytest.mark.parametrize(
     "query",
-    ["per_page=x&per_page=", "per_page=5&per_page=500", "page=1&page=0", "name=a&name=b"],
+    [
+        "per_page=x&per_page=", "per_page=5&per_page=500", "page=1&page=0", "name=a&name=b",
+        "per_page=%2B1", "per_page=%201", "per_page=1_0", "page=%D9%A3",
+    ],
 )
 def test_repeated_query_parameters_do_not_slip_past_validation(
     client: httpx.Client, org: dict[str, str], query: str

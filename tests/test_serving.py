@@ -17,7 +17,7 @@ import pytest
 
 from runnerhub.serving import public_url
 from runnerhub.storage.database import Database
-from tests.agents import configure
+from tests.agents import access_token, configure
 from tests.factories import World
 from tests.helpers import ALL_SCOPES, auth
 from tests.server import ServerProcess, free_port, start_server
@@ -120,7 +120,7 @@ def test_the_long_poll_outlasts_every_timeout(
     ).json()["token"]
     done = configure(tmp_path, f"{bounded.url}/{org}", registration, "--unattended")
     assert done.returncode == 0, done.stderr
-    bearer = {"Authorization": f"Bearer {_access_token(tmp_path)}"}
+    bearer = {"Authorization": f"Bearer {access_token(tmp_path)}"}
     session = httpx.post(f"{bounded.url}/_apis/runner/sessions", headers=bearer).json()
     started = time.monotonic()
     poll = httpx.get(
@@ -130,18 +130,6 @@ def test_the_long_poll_outlasts_every_timeout(
     )
     assert poll.status_code == 202
     assert time.monotonic() - started >= HOLD - 0.5
-
-
-def _access_token(directory: Path) -> str:
-    from runnerhub.agent import files
-    from runnerhub.agent.client import Client, server_root
-
-    local = files.read(directory)
-    client = Client(server_root(local.github_url))
-    try:
-        return client.access_token(local.authorization_url, local.client_id, local.key)
-    finally:
-        client.close()
 
 
 def _anonymous_budget(server: ServerProcess, forwarded_for: str) -> int:

@@ -31,10 +31,8 @@ def _positive(query: Mapping[str, str], name: str, default: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
+    # ASCII digits only: int() would also take "+1", " 1", "1_0" and "٣".
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else 0
     if value < 1:
         raise ValidationFailed(
             f"Invalid request.\n\nInvalid property {name}: {raw!r} is not a positive integer."

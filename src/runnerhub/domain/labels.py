@@ -25,7 +25,7 @@ DEFAULT_VOCABULARY = frozenset(
 
 def check_names(names: Sequence[str]) -> None:
     for name in names:
-        check_text(name, "Label names", limits.LABEL_NAME)
+        check_text(name, "A label name", limits.LABEL_NAME)
         if "," in name:
             raise ValidationFailed(f"Invalid request.\n\nLabel name {name!r} contains a comma.")
 

@@ -65,10 +65,18 @@ def insert_account(
     return int(result.inserted_primary_key[0])
 
 
+def _as_id(key: str) -> int | None:
+    """An enterprise named by number: an id only when it is one (ASCII digits, 64-bit)."""
+    if not (key.isascii() and key.isdigit() and len(key) <= 19):
+        return None
+    number = int(key)
+    return number if 0 < number < 2**63 else None
+
+
 def enterprise_by_slug_or_id(conn: Connection, key: str) -> Row[tuple[object, ...]] | None:
     where = enterprises.c.slug_lower == key.lower()
-    if key.isdigit():
-        where = where | (enterprises.c.id == int(key))
+    if _as_id(key) is not None:
+        where = where | (enterprises.c.id == _as_id(key))
     return conn.execute(select(enterprises).where(where).order_by(enterprises.c.id)).first()
 
 
@@ -161,8 +169,9 @@ _COLLABORATOR = (
 
 def enterprise_scope(conn: Connection, key: str) -> Scope | None:
     found = sql.fetch_one(conn, _ENTERPRISE, key=key.lower())
-    if found is None and key.isdigit():
-        found = sql.fetch_one(conn, _ENTERPRISE_BY_ID, id=int(key))
+    enterprise_id = _as_id(key)
+    if found is None and enterprise_id is not None:
+        found = sql.fetch_one(conn, _ENTERPRISE_BY_ID, id=enterprise_id)
     if found is None:
         return None
     enterprise_id, slug, scope_id = found
@@ -255,3 +264,19 @@ def public_repo_count(conn: Connection, owner_id: int) -> int:
         repositories.c.owner_id == owner_id, repositories.c.private.is_(False)
     )
     return int(conn.execute(query).scalar_one())
+
+
+def routing_scopes(conn: Connection, repo: Scope) -> tuple[int | None, int | None]:
+    """The scopes whose runners may also take a repository's jobs: its owner organization's
+    and that organization's enterprise's (None where there is none)."""
+    org_scope = None
+    if repo.owner_is_org and repo.owner_id is not None:
+        org_scope = conn.execute(
+            select(accounts.c.scope_id).where(accounts.c.id == repo.owner_id)
+        ).scalar()
+    enterprise_scope = None
+    if repo.enterprise_id is not None:
+        enterprise_scope = conn.execute(
+            select(enterprises.c.scope_id).where(enterprises.c.id == repo.enterprise_id)
+        ).scalar()
+    return org_scope, enterprise_scope
