@@ -25,7 +25,7 @@ def runner(r: Runner) -> dict[str, Any]:
 
 
 def label(lb: Label) -> dict[str, Any]:
-    return {"id": lb.id, "name": lb.name, "type": lb.type.value}
+    return {"id": lb.id, "name": lb.name, "type": lb.type}  # a StrEnum: orjson writes the str
 
 
 def labels(found: list[Label]) -> dict[str, Any]:
