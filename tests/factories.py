@@ -11,12 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.engine import Connection
+
 from runnerhub.domain import accounts, scopes
 from runnerhub.domain import labels as label_rules
 from runnerhub.domain.scopes import Scope
 from runnerhub.storage import runners
 from runnerhub.storage.database import Database
 from runnerhub.storage.tables import jobs
+from runnerhub.storage.tables import runners as runners_table
 from runnerhub.storage.unit_of_work import UnitOfWork
 
 _counter = itertools.count(1)
@@ -152,8 +155,10 @@ class World:
         return self.db.transact(work)
 
     def start_job(self, scope: Scope, runner_id: int) -> None:
-        self.db.write(
-            lambda c: c.execute(
+        """The runner holds a job in progress (busy), without a workflow behind it."""
+
+        def work(conn: Connection) -> None:
+            job_id = conn.execute(
                 jobs.insert().values(
                     scope_id=scope.id,
                     runner_id=runner_id,
@@ -161,5 +166,12 @@ class World:
                     created_at=self.now(),
                     started_at=self.now(),
                 )
+            ).inserted_primary_key
+            assert job_id is not None
+            conn.execute(
+                runners_table.update()
+                .where(runners_table.c.id == runner_id)
+                .values(job_id=job_id[0])
             )
-        )
+
+        self.db.write(work)

@@ -11,24 +11,46 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
+from runnerhub.api.operations import Operation
 from runnerhub.app import GHES_PREFIX, all_operations, create_app
-from runnerhub.auth.permissions import RUNNERS_READ, RUNNERS_WRITE, Level, Permission
+from runnerhub.auth.permissions import (
+    ACTIONS_READ,
+    ACTIONS_WRITE,
+    CONTENTS_READ,
+    CONTENTS_WRITE,
+    RUNNERS_READ,
+    RUNNERS_WRITE,
+    Level,
+    Permission,
+)
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
 from runnerhub.storage.migrate import alembic_config
-from tests.contract import spec, spec_for, template_of
+from tests.contract import is_own, spec, spec_for, template_of
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "runnerhub"
 
 
+def _expected_permission(op: Operation) -> Permission:
+    """Runner routes need runner administration; workflow files the contents permission;
+    workflows, runs and jobs the actions permission. Reads read, everything else writes."""
+    read = op.method == "GET"
+    if "/actions/runners" in op.path:
+        return RUNNERS_READ if read else RUNNERS_WRITE
+    if "/contents/" in op.path:
+        return CONTENTS_READ if read else CONTENTS_WRITE
+    return ACTIONS_READ if read else ACTIONS_WRITE
+
+
 def test_every_route_declares_a_permission() -> None:
     operations = all_operations()
-    assert len([op for op in operations if op.scope_kind is not None]) == 36
+    scoped = [op for op in operations if op.scope_kind is not None]
+    assert len([op for op in scoped if "/actions/runners" in op.path]) == 36
+    assert len([op for op in scoped if "/actions/runners" not in op.path]) == 22
     for op in operations:
         assert isinstance(op.permission, Permission), op.operation_id
         if op.scope_kind is not None:
-            expected = RUNNERS_READ if op.method == "GET" else RUNNERS_WRITE
-            assert op.permission is expected, op.operation_id
+            assert op.permission is _expected_permission(op), op.operation_id
             # Read or write is the permission's own: a GET never needs write.
             level = Level.READ if op.method == "GET" else Level.WRITE
             assert op.permission.level is level, op.operation_id
@@ -44,12 +66,24 @@ def test_every_route_is_mounted_at_both_prefixes(tmp_path: Path) -> None:
         assert op.path in paths, op.path
 
 
-REST = [op for op in all_operations() if not op.permission.agent]
+REST = [op for op in all_operations() if not op.permission.agent and not is_own(op.path)]
 
 
+def test_own_routes_are_runnerhubs() -> None:
+    """Routes under /_runnerhub/ are runnerhub's own: named so, and never GitHub's paths."""
+    own = [op for op in all_operations() if is_own(op.path)]
+    assert own
+    for op in own:
+        assert op.operation_id.startswith("runnerhub/"), op.operation_id
+        path = op.path.replace(":id", "").replace(":path", "")
+        with pytest.raises(AssertionError):
+            template_of(spec_for(path), path)
+
+
+@pytest.mark.parametrize("prefix", ["", GHES_PREFIX])
 @pytest.mark.parametrize("op", REST, ids=lambda op: op.operation_id)
-def test_operation_matches_githubs_description(op: object) -> None:
-    path = op.path.replace(":id", "").replace(":path", "")  # type: ignore[attr-defined]
+def test_operation_matches_githubs_description(op: object, prefix: str) -> None:
+    path = prefix + op.path.replace(":id", "").replace(":path", "")  # type: ignore[attr-defined]
     name = spec_for(path)
     template = template_of(name, path)
     described = spec(name)["paths"][template][op.method.lower()]  # type: ignore[attr-defined]

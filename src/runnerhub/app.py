@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from runnerhub.api import accounts as account_endpoints
-from runnerhub.api import agent_protocol
+from runnerhub.api import actions, agent_protocol
 from runnerhub.api.incoming import IdConvertor
 from runnerhub.api.operations import (
     GENERAL_DOCS,
@@ -32,7 +32,7 @@ from runnerhub.domain import downloads
 from runnerhub.domain.models import RunnerApplication
 from runnerhub.services import Services
 from runnerhub.services.key_pool import KeyPool
-from runnerhub.services.sweeper import StaleRunnerSweeper
+from runnerhub.services.sweeper import LostJobSweeper, StaleRunnerSweeper
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
 
@@ -43,6 +43,7 @@ register_url_convertor("id", IdConvertor())
 
 def all_operations() -> list[Operation]:
     operations = [op for mount in SCOPE_MOUNTS for op in runner_operations(mount)]
+    operations += list(actions.OPERATIONS)
     return operations + list(account_endpoints.OPERATIONS) + list(agent_protocol.OPERATIONS)
 
 
@@ -77,7 +78,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         runner_catalog(settings),
         KeyPool(settings.runner_key_pool_size),
     )
-    background = Services([StaleRunnerSweeper(settings, database), state.keys])
+    background = Services(
+        [StaleRunnerSweeper(settings, database), LostJobSweeper(settings, database), state.keys]
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

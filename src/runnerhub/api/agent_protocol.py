@@ -13,10 +13,11 @@ from urllib.parse import parse_qs
 from runnerhub.api import bodies, wire
 from runnerhub.api.operations import Call, Operation, Reply
 from runnerhub.auth.permissions import RUNNER_CREDENTIALS, RUNNER_SESSION, RUNNER_TOKEN
-from runnerhub.domain import agent_sessions, registration, runners
+from runnerhub.domain import agent_sessions, jobs, registration, runners
 from runnerhub.domain.registration import EVENTS, Registration
 from runnerhub.domain.runner_tokens import Purpose
 from runnerhub.errors import BadRequest, ValidationFailed
+from runnerhub.storage.unit_of_work import UnitOfWork
 
 
 def _remote_auth(call: Call) -> str:
@@ -122,21 +123,70 @@ def delete_session(call: Call) -> Reply:
 
 
 def poll_messages(call: Call) -> Reply:
-    """The long poll that is also the heartbeat: answered 202 with no message when nothing
-    arrives within the poll time, or at once when the runner changes, is removed, or its
-    session closes (domain/events.py)."""
+    """The long poll that is also the heartbeat. It answers 200 with a message — the job
+    the runner was given, or its cancellation — or 202 with none within the hold; it is
+    woken at once when the runner is given a job, changes, is removed or its session closes
+    (domain/events.py)."""
     session_id = call.query.get("sessionId", "")
-    agent_sessions.beat(call.uow, call.runner_id, session_id, call.clock.now)
-    mailboxes, timeout = call.state.mailboxes, call.state.settings.long_poll_seconds
+    runner_id, clock = call.runner_id, call.clock
+    agent_sessions.beat(call.uow, runner_id, session_id, clock.now)
+    jobs.offer(call.uow, runner_id, clock.now, clock.offline_after)
+    message = jobs.message_for(call.uow, runner_id)
+    if message is not None:
+        return Reply(message)
+    state = call.state
+
+    def pending(uow: UnitOfWork) -> dict[str, Any] | None:
+        return jobs.message_for(uow, runner_id)
 
     async def wait() -> Reply:
-        await mailboxes.wait(session_id, timeout)
-        return Reply(None, 202)
+        # Listen first, then look once more: a job given between this request's commit and
+        # now woke nobody, but is found here.
+        listener = state.mailboxes.listen(session_id)
+        found = await state.db.run(pending, write=True)
+        if found is None and await listener.wait(state.settings.long_poll_seconds):
+            found = await state.db.run(pending, write=True)
+        listener.close()
+        return Reply(found) if found is not None else Reply(None, 202)
 
     return Reply(None, 202, then=wait)
 
 
+def start_job(call: Call) -> Reply:
+    jobs.acknowledge(call.uow, call.runner_id, call.path["job_id"], call.clock.now)
+    agent_sessions.touch(call.uow, call.runner_id, call.clock.now)
+    return Reply({})
+
+
+def post_job_logs(call: Call) -> Reply:
+    body = bodies.json_object(call.body)
+    lines, steps = _records(body, "lines"), _records(body, "steps")
+    cancel = jobs.record_logs(call.uow, call.runner_id, call.path["job_id"], lines, steps)
+    agent_sessions.touch(call.uow, call.runner_id, call.clock.now)
+    return Reply({"cancelRequested": cancel})
+
+
+def complete_job(call: Call) -> Reply:
+    body = bodies.json_object(call.body)
+    outputs = body.get("outputs") or {}
+    if not isinstance(outputs, dict):
+        raise ValidationFailed("Invalid request.\n\n`outputs` must be an object.")
+    jobs.complete(
+        call.uow, call.runner_id, call.path["job_id"], str(body.get("conclusion")), outputs,
+        _records(body, "steps"), call.clock.now,
+    )  # fmt: skip
+    return Reply({})
+
+
+def _records(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValidationFailed(f"Invalid request.\n\n`{key}` must be a list of objects.")
+    return value
+
+
 TOKEN, CREDENTIALS, SESSION = RUNNER_TOKEN, RUNNER_CREDENTIALS, RUNNER_SESSION
+JOBS = "/_apis/runner/jobs/{job_id:id}"
 
 OPERATIONS = (
     Operation("POST", "/actions/runner-registration", trade_token, TOKEN, "runner/trade-token"),
@@ -160,4 +210,7 @@ OPERATIONS = (
     Operation(
         "GET", "/_apis/runner/messages", poll_messages, SESSION, "runner/get-message", records=True
     ),
+    Operation("POST", f"{JOBS}/start", start_job, SESSION, "runner/start-job"),
+    Operation("POST", f"{JOBS}/logs", post_job_logs, SESSION, "runner/post-job-logs"),
+    Operation("POST", f"{JOBS}/complete", complete_job, SESSION, "runner/complete-job"),
 )

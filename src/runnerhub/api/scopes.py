@@ -37,7 +37,8 @@ def _organization(uow: UnitOfWork, path: Mapping[str, Any]) -> Scope | None:
     return scopes.organization(uow, path["org"])
 
 
-def _repository(uow: UnitOfWork, path: Mapping[str, Any]) -> Scope | None:
+def repository(uow: UnitOfWork, path: Mapping[str, Any]) -> Scope | None:
+    """`/repos/{owner}/{repo}`: also the resolver of the workflow and contents routes."""
     return scopes.repository(uow, path["owner"], path["repo"])
 
 
@@ -47,5 +48,5 @@ SCOPE_MOUNTS = (
         "enterprise-admin",
     ),
     ScopeMount(ScopeKind.ORGANIZATION, "/orgs/{org}", _organization, "org", "actions"),
-    ScopeMount(ScopeKind.REPOSITORY, "/repos/{owner}/{repo}", _repository, "repo", "actions"),
+    ScopeMount(ScopeKind.REPOSITORY, "/repos/{owner}/{repo}", repository, "repo", "actions"),
 )  # fmt: skip

@@ -25,6 +25,7 @@ from runnerhub.storage import accounts
 from runnerhub.storage.scopes import Scope, ScopeKind
 
 MUST_BE_ADMIN = "Must have admin rights to Repository."
+MUST_WRITE = "Must have write access to repository."
 NOT_ACCESSIBLE = "Resource not accessible by personal access token"
 
 
@@ -73,7 +74,9 @@ class Permission:
     access: Access
     level: Level = Level.READ
     requirements: Mapping[ScopeKind, Requirement] = field(default_factory=dict)
-    role: str = "admin"  # the caller's role the scope must give them
+    role: str = "admin"  # the least role the scope must give the caller
+    # Readable by anyone who can see the scope, token or not (a public repository's runs).
+    public: bool = False
 
     @property
     def agent(self) -> bool:
@@ -86,6 +89,8 @@ class Permission:
         return f"Permission({self.name})"
 
 
+ROLE_RANK = {"read": 1, "write": 2, "admin": 3}
+
 # Administering self-hosted runners, as GitHub's runner endpoints document it.
 RUNNER_ADMINISTRATION = {
     ScopeKind.REPOSITORY: Requirement(("repo",), "administration"),
@@ -97,6 +102,13 @@ PUBLIC = Permission("public", Access.PUBLIC)
 AUTHENTICATED = Permission("authenticated", Access.USER)
 RUNNERS_READ = Permission("runners:read", Access.SCOPE, Level.READ, RUNNER_ADMINISTRATION)
 RUNNERS_WRITE = Permission("runners:write", Access.SCOPE, Level.WRITE, RUNNER_ADMINISTRATION)
+# Workflows, runs and jobs; workflow files through the contents API.
+ACTIONS = {ScopeKind.REPOSITORY: Requirement(("repo",), "actions")}
+CONTENTS = {ScopeKind.REPOSITORY: Requirement(("repo",), "contents")}
+ACTIONS_READ = Permission("actions:read", Access.SCOPE, Level.READ, ACTIONS, "read", public=True)
+ACTIONS_WRITE = Permission("actions:write", Access.SCOPE, Level.WRITE, ACTIONS, "write")
+CONTENTS_READ = Permission("contents:read", Access.SCOPE, Level.READ, CONTENTS, "read", public=True)
+CONTENTS_WRITE = Permission("contents:write", Access.SCOPE, Level.WRITE, CONTENTS, "write")
 RUNNER_TOKEN = Permission("runner:token", Access.RUNNER_TOKEN)
 RUNNER_CREDENTIALS = Permission("runner:credentials", Access.RUNNER_CREDENTIALS)
 RUNNER_SESSION = Permission("runner:session", Access.RUNNER_SESSION)
@@ -113,13 +125,15 @@ def authorize(
 ) -> None:
     """The caller may use `permission` in `scope`: 404 when they may not even see it, 403
     when their token or their role falls short."""
+    if permission.public and can_see(None, scope, None):
+        return  # a public repository's runs and files: anyone may read them
     user = require_user(principal)
     role = accounts.role_in(conn, scope, user.user_id)
     if not can_see(user, scope, role):
         raise NotFound()
     requirement = permission.requirement(scope.kind)
     refused = Forbidden(
-        MUST_BE_ADMIN,
+        MUST_BE_ADMIN if permission.role == "admin" else MUST_WRITE,
         accepted_scopes=requirement.accepted_scopes(),
         accepted_permissions=requirement.accepted_permissions(permission.level),
     )
@@ -129,7 +143,7 @@ def authorize(
     elif not _fine_grained_grant_allows(user, scope, requirement, permission.level):
         refused.message = NOT_ACCESSIBLE
         raise refused
-    if role != permission.role:
+    if ROLE_RANK.get(role or "", 0) < ROLE_RANK[permission.role]:
         raise refused
 
 
@@ -173,8 +187,9 @@ def _fine_grained_grant_allows(
 def repository_permissions(role: str | None, scope: Scope) -> dict[str, bool]:
     """The `permissions` block GitHub adds to a repository for an authenticated caller."""
     admin = role == "admin"
+    push = role in ("admin", "write")
     pull = role is not None or not scope.private
-    return {"admin": admin, "maintain": admin, "push": admin, "triage": admin, "pull": pull}
+    return {"admin": admin, "maintain": admin, "push": push, "triage": push, "pull": pull}
 
 
 def visible_role(conn: Connection, principal: Principal | None, scope: Scope) -> str | None:

@@ -9,36 +9,53 @@ from typing import Protocol
 from runnerhub.domain.events import RunnerEvent
 
 
+class Listener(Protocol):
+    async def wait(self, timeout: float) -> bool:
+        """Until woken (True) or `timeout` passes (False)."""
+
+    def close(self) -> None: ...
+
+
 class Mailboxes(Protocol):
-    async def wait(self, session_id: str, timeout: float) -> bool:
-        """Wait until the session is woken (True) or `timeout` passes (False)."""
+    def listen(self, session_id: str) -> Listener:
+        """Start listening for the session: a wake from now on is not missed."""
 
     def wake(self, session_id: str) -> None:
         """Answer the session's pending long poll now, if it has one."""
+
+
+class MemoryListener:
+    def __init__(self, boxes: MemoryMailboxes, session_id: str, event: asyncio.Event) -> None:
+        self.boxes, self.session_id, self.event = boxes, session_id, event
+
+    async def wait(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        events = self.boxes.events
+        if events.get(self.session_id) is self.event and not self.event.is_set():
+            del events[self.session_id]
 
 
 class MemoryMailboxes:
     """Long polls of this process, by session. Call `wake` on the event loop's thread."""
 
     def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
+        self.events: dict[str, asyncio.Event] = {}
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self.events)
 
-    async def wait(self, session_id: str, timeout: float) -> bool:
-        event = self._events.setdefault(session_id, asyncio.Event())
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            if self._events.get(session_id) is event and not event.is_set():
-                del self._events[session_id]
+    def listen(self, session_id: str) -> MemoryListener:
+        event = self.events.setdefault(session_id, asyncio.Event())
+        return MemoryListener(self, session_id, event)
 
     def wake(self, session_id: str) -> None:
-        event = self._events.pop(session_id, None)
+        event = self.events.pop(session_id, None)
         if event is not None:
             event.set()
 

@@ -88,3 +88,8 @@ def close_session(uow: UnitOfWork, runner_id: int, session_id: str) -> None:
 def beat(uow: UnitOfWork, runner_id: int, session_id: str, now: datetime) -> None:
     if not agents.heartbeat(uow.conn, runner_id, session_id, now):
         raise NotFound("No such session.")
+
+
+def touch(uow: UnitOfWork, runner_id: int, now: datetime) -> None:
+    """Any call of a runner that holds a session shows it alive (a job's log posts too)."""
+    agents.touch(uow.conn, runner_id, now)

@@ -29,4 +29,23 @@ class SessionClosed:
     session_id: str
 
 
-RunnerEvent = RunnerChanged | RunnerRemoved | SessionClosed
+
+
+@dataclass(frozen=True, slots=True)
+class JobAssigned:
+    """A runner claimed a job: its agent's pending poll answers with it."""
+
+    job_id: int
+    runner_id: int
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobCancelRequested:
+    job_id: int
+    runner_id: int | None
+    session_id: str | None
+
+
+# What a runner's agent is woken for.
+RunnerEvent = RunnerChanged | RunnerRemoved | SessionClosed | JobAssigned | JobCancelRequested

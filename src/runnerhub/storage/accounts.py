@@ -219,7 +219,8 @@ def repository_scope(conn: Connection, owner: str, name: str) -> Scope | None:
     )
 
 
-# -- roles: "admin", "read" (can see, cannot administer) or None (a stranger)
+# -- roles: "admin", "write" (repositories: may push, run workflows), "read" (can see)
+# or None (a stranger)
 
 
 def org_role(conn: Connection, org_id: int, user_id: int) -> str | None:
@@ -248,6 +249,8 @@ def repository_role(conn: Connection, scope: Scope, user_id: int) -> str | None:
         via_org = org_role(conn, scope.owner_id, user_id)
     if via_org == "admin":  # organization owners administer every repository of theirs
         return "admin"
+    if permission == "write":
+        return "write"
     return "read" if (permission or via_org) else None
 
 

@@ -113,3 +113,11 @@ def heartbeat(conn: Connection, runner_id: int, session_id: str, now: datetime) 
         .values(last_seen_at=now)
     )
     return result.rowcount == 1
+
+
+def touch(conn: Connection, runner_id: int, now: datetime) -> None:
+    conn.execute(
+        update(runners)
+        .where(runners.c.id == runner_id, runners.c.session_id.is_not(None))
+        .values(last_seen_at=now)
+    )

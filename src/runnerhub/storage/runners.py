@@ -32,7 +32,7 @@ class RunnerRow(NamedTuple):
 
 _SELECT = """
     SELECT r.id, r.name, r.os, r.version, r.ephemeral, r.last_seen_at, g.number,
-           EXISTS (SELECT 1 FROM jobs j WHERE j.runner_id = r.id AND j.status = 'in_progress'),
+           r.job_id IS NOT NULL,
            r.session_id
     FROM runners r JOIN runner_groups g ON g.id = r.group_id
 """

@@ -14,11 +14,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from runnerhub.storage import limits
@@ -177,6 +179,8 @@ runners = Table(
     # The agent's one live session; online = a session that polled within the window.
     Column("session_id", String(36), unique=True),
     Column("session_started_at", UTCDateTime()),
+    # The job the runner holds (jobs.id; no foreign key: jobs point at runners already).
+    Column("job_id", Id),
     UniqueConstraint("scope_id", "name_lower"),
     Index(None, "scope_id", "id"),
     sqlite_autoincrement=True,
@@ -216,20 +220,131 @@ runner_tokens = Table(
     sqlite_autoincrement=True,
 )
 
-# Jobs assigned to runners. A runner is busy while it holds a job that is not completed;
-# routing queued jobs to runners by label builds on this table.
+# -- workflows, runs and jobs (migration 0007)
+
+# Each write of a workflow file through the contents API is a commit on the repository's
+# default branch; runs carry its sha.
+commits = Table(
+    "commits",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("repo_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("sha", String(40), nullable=False),
+    Column("branch", String(255), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("author_id", Id, ForeignKey("accounts.id")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("repo_id", "sha"),
+    Index(None, "repo_id", "branch", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The files under .github/workflows as the default branch has them now.
+workflow_files = Table(
+    "workflow_files",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("repo_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("path", String(255), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("blob_sha", String(40), nullable=False),  # git's blob sha1: the contents API's sha
+    Column("commit_sha", String(40), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("repo_id", "path"),
+    sqlite_autoincrement=True,
+)
+
+# A workflow outlives its file (state `deleted`), as runs keep pointing at it.
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("repo_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("path", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("state", String(32), nullable=False),  # active | disabled_manually | deleted
+    Column("run_count", BigInteger, nullable=False, server_default="0"),  # last run_number
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("repo_id", "path"),
+    sqlite_autoincrement=True,
+)
+
+workflow_runs = Table(
+    "workflow_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("repo_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("workflow_id", Id, ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False),
+    Column("run_number", BigInteger, nullable=False),
+    Column("run_attempt", Integer, nullable=False, server_default="1"),
+    Column("name", String(255), nullable=False),
+    Column("event", String(32), nullable=False),  # push | workflow_dispatch
+    Column("status", String(16), nullable=False),  # queued | in_progress | completed
+    Column("conclusion", String(16)),
+    Column("head_sha", String(40), nullable=False),
+    Column("head_branch", String(255), nullable=False),
+    Column("actor_id", Id, ForeignKey("accounts.id")),
+    Column("triggering_actor_id", Id, ForeignKey("accounts.id")),
+    Column("inputs", Text, nullable=False, server_default="{}"),  # JSON
+    Column("content", LargeBinary, nullable=False),  # the workflow file as it was run
+    Column("error", Text),  # why the run failed at once (an invalid workflow file)
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("run_started_at", UTCDateTime()),
+    Index(None, "repo_id", "id"),
+    Index(None, "workflow_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# Jobs of runs, routed to runners by label. A runner holds at most one (runners.job_id, set
+# and cleared with the job's own row in one transaction): that is what `busy` means.
 jobs = Table(
     "jobs",
     metadata,
     Column("id", Id, primary_key=True),
-    Column("scope_id", Id, ForeignKey("scopes.id"), nullable=False),
+    Column("scope_id", Id, ForeignKey("scopes.id"), nullable=False),  # the repository's
+    # Where else runners may take it from: the owner organization's and its enterprise's.
+    Column("org_scope_id", Id),
+    Column("enterprise_scope_id", Id),
+    Column("run_id", Id, ForeignKey("workflow_runs.id", ondelete="CASCADE")),
+    Column("run_attempt", Integer, nullable=False, server_default="1"),
+    Column("job_key", String(100), nullable=False, server_default=""),
+    Column("name", String(255), nullable=False, server_default=""),
+    Column("matrix", Text),  # JSON of this job's matrix combination
+    Column("labels", Text, nullable=False, server_default="[]"),  # JSON: runs-on, all needed
+    Column("runner_group", String(255)),  # runs-on: {group: ...}
     Column("runner_id", Id, ForeignKey("runners.id", ondelete="SET NULL")),
-    Column("status", String(16), nullable=False),  # queued | in_progress | completed
+    Column("runner_name", String(limits.RUNNER_NAME)),
+    Column("runner_group_id", BigInteger),
+    Column("runner_group_name", String(255)),
+    # pending (waits for needs) | queued | in_progress | completed
+    Column("status", String(16), nullable=False),
+    Column("conclusion", String(16)),
+    Column("acknowledged", Boolean, nullable=False, server_default=false()),
+    Column("cancel_requested", Boolean, nullable=False, server_default=false()),
+    Column("cancel_delivered", Boolean, nullable=False, server_default=false()),
+    Column("steps", Text, nullable=False, server_default="[]"),  # JSON
+    Column("outputs", Text, nullable=False, server_default="{}"),  # JSON
+    Column("message", Text),  # JSON: what the agent is sent (docs/runner-protocol.md)
+    Column("log_bytes", BigInteger, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("started_at", UTCDateTime()),
     Column("completed_at", UTCDateTime()),
     Index(None, "runner_id", "status"),
+    Index(None, "status", "id"),
+    Index(None, "run_id"),
     sqlite_autoincrement=True,
+)
+
+job_log_lines = Table(
+    "job_log_lines",
+    metadata,
+    Column("job_id", Id, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("step", Integer, nullable=False),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("text", Text, nullable=False),
 )
 
 # Short-lived bearer tokens the agent gets by proving it holds its registered key.

@@ -1,0 +1,378 @@
+"""Jobs: from queued to a runner and back, exactly once.
+
+- A job is `pending` while jobs it needs run, then `queued` (its `if:` decides, with their
+  results, whether it runs at all), then `in_progress` once a runner claims it, then
+  `completed`.
+- Routing: a queued job goes to an online, idle runner whose labels hold every `runs-on`
+  label (case-insensitively), looking in the repository, then its organization, then the
+  enterprise; an idle runner takes the oldest queued job it can. A claim is two guarded
+  updates in one transaction (storage/jobs.claim): one job per runner, one runner per job,
+  however many server instances race. The claim wakes the runner's long poll (events).
+- A runner holds its job until it reports completion; a runner whose session goes quiet past
+  the liveness window has its job failed with GitHub's message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from runnerhub.domain.events import JobAssigned, JobCancelRequested, RunnerRemoved
+from runnerhub.domain.models import Job, JobStep
+from runnerhub.errors import NotFound, ValidationFailed
+from runnerhub.storage import jobs, labels, runners
+from runnerhub.storage.unit_of_work import UnitOfWork
+
+LOG_LIMIT_BYTES = 8 * 1024 * 1024  # per job; past it lines are dropped and the log says so
+QUEUE_LIMIT = timedelta(hours=24)  # a job no runner takes is cancelled after this, as GitHub
+CONCLUSIONS = frozenset({"success", "failure", "cancelled", "skipped"})
+LOST = (
+    "The self-hosted runner: {name} lost communication with the server. Verify the machine "
+    "is running and has a healthy network connection. Anything in your workflow that "
+    "terminates the runner process, starves it for CPU/Memory, or blocks its network access "
+    "can cause this error."
+)
+DEFAULT_WINDOW = timedelta(seconds=60)  # the liveness window when no setting is at hand
+OFFER_SCAN = 50  # queued jobs a runner looks through for one it can take
+
+
+# -- routing
+
+
+def route(uow: UnitOfWork, job_id: int, now: datetime, window: timedelta) -> bool:
+    """Give a newly queued job to an idle runner that can take it, if there is one."""
+    row = jobs.job(uow.conn, job_id)
+    if row is None or row.status != "queued" or _at_max_parallel(uow, row):
+        return False
+    wanted = _labels(row)
+    for scope_id in (row.scope_id, row.org_scope_id, row.enterprise_scope_id):
+        if scope_id is None:
+            continue
+        idle = jobs.idle_runners(uow.conn, scope_id, now - window)
+        have = labels.of_runners(uow.conn, [r.id for r in idle])
+        for runner in idle:
+            names = {lb.name.lower() for lb in have.get(runner.id, [])}
+            if _fits(row, wanted, names, runner.group_name) and _claim(uow, row.id, runner, now):
+                return True
+    return False
+
+
+def offer(uow: UnitOfWork, runner_id: int, now: datetime, window: timedelta) -> bool:
+    """Let an idle, online runner take the oldest queued job it can."""
+    runner = jobs.runner_for_claim(uow.conn, runner_id)
+    if runner is None or runner.job_id is not None or runner.session_id is None:
+        return False
+    if runner.last_seen_at is None or runner.last_seen_at < now - window:
+        return False
+    names = {lb.name.lower() for lb in labels.of_runner(uow.conn, runner_id)}
+    for row in jobs.queued_for_scope(uow.conn, runner.scope_id, OFFER_SCAN):
+        fits = _fits(row, _labels(row), names, runner.group_name)
+        if fits and not _at_max_parallel(uow, row) and _claim(uow, row.id, runner, now):
+            return True
+    return False
+
+
+def _fits(row: Any, wanted: set[str], names: set[str], group: str) -> bool:
+    if row.runner_group and row.runner_group.lower() != group.lower():
+        return False
+    return wanted <= names
+
+
+def _labels(row: Any) -> set[str]:
+    return {str(name).lower() for name in json.loads(row.labels)}
+
+
+def _claim(uow: UnitOfWork, job_id: int, runner: Any, now: datetime) -> bool:
+    if not jobs.claim(uow.conn, job_id, runner, now):
+        return False
+    _set_step(uow, job_id, 1, "in_progress", None, now)
+    uow.emit(JobAssigned(job_id, runner.id, runner.session_id))
+    return True
+
+
+def _at_max_parallel(uow: UnitOfWork, row: Any) -> bool:
+    plan = json.loads(row.message or "{}").get("plan", {})
+    limit = plan.get("maxParallel")
+    if not limit or row.run_id is None:
+        return False
+    siblings = jobs.jobs_of_run(uow.conn, row.run_id, row.run_attempt)
+    running = [j for j in siblings if j.job_key == row.job_key and j.status == "in_progress"]
+    return len(running) >= int(limit)
+
+
+# -- what the agent sees and says
+
+
+def message_for(uow: UnitOfWork, runner_id: int) -> dict[str, Any] | None:
+    """The message a poll of this runner answers: its new job (until acknowledged), or its
+    job's cancellation (once). Runs in a write transaction."""
+    held = jobs.held_by(uow.conn, runner_id)
+    if held is None or held.status != "in_progress":
+        return None
+    if held.cancel_requested:
+        if held.cancel_delivered:
+            return None  # told once: polls are held again until the job ends
+        jobs.update_job(uow.conn, held.id, cancel_delivered=True)
+        return {"messageId": held.id, "messageType": "JobCancellation", "body": {"jobId": held.id}}
+    if held.acknowledged:
+        return None
+    body = json.loads(held.message or "{}")
+    body.pop("plan", None)  # the server's own notes
+    body = {"jobId": held.id, **body}
+    return {"messageId": held.id, "messageType": "RunnerJobRequest", "body": body}
+
+
+def acknowledge(uow: UnitOfWork, runner_id: int, job_id: int, now: datetime) -> None:
+    row = _held(uow, runner_id, job_id)
+    if not row.acknowledged:
+        jobs.update_job(uow.conn, job_id, acknowledged=True)
+        _set_step(uow, job_id, 1, "completed", "success", now)
+
+
+def record_logs(
+    uow: UnitOfWork, runner_id: int, job_id: int, lines: Sequence[dict[str, Any]],
+    steps: Sequence[dict[str, Any]],
+) -> bool:  # fmt: skip
+    """Keep each line once (by seq), up to the job's log limit; answer whether the job is
+    to be cancelled."""
+    row = _held(uow, runner_id, job_id)
+    fresh = _fresh_lines(uow, job_id, lines)
+    room = LOG_LIMIT_BYTES - int(row.log_bytes)
+    kept, size = [], 0
+    for line in fresh:
+        size += len(line["text"].encode())
+        if size > room:
+            break
+        kept.append(line)
+    jobs.append_lines(uow.conn, job_id, kept, sum(len(x["text"].encode()) for x in kept))
+    _apply_steps(uow, job_id, steps)
+    return bool(row.cancel_requested)
+
+
+def _fresh_lines(
+    uow: UnitOfWork, job_id: int, lines: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    parsed = [_line(line) for line in lines]
+    known = jobs.known_seqs(uow.conn, job_id, [line["seq"] for line in parsed])
+    seen: set[int] = set()
+    fresh = []
+    for line in parsed:
+        if line["seq"] not in known and line["seq"] not in seen:
+            seen.add(line["seq"])
+            fresh.append(line)
+    return fresh
+
+
+def _line(line: dict[str, Any]) -> dict[str, Any]:
+    try:
+        seq, step, text = int(line["seq"]), int(line.get("step", 0)), str(line["text"])
+        moment = datetime.fromisoformat(str(line["time"]).replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError):
+        raise ValidationFailed(
+            "Invalid request.\n\nA log line has seq, step, time and text."
+        ) from None
+    if moment.tzinfo is None or not 0 < seq < 2**62:
+        raise ValidationFailed("Invalid request.\n\nA log line has a bad seq or time.")
+    return {"seq": seq, "step": step, "time": moment, "text": text.replace("\x00", "")}
+
+
+def complete(
+    uow: UnitOfWork, runner_id: int, job_id: int, conclusion: str, outputs: dict[str, Any],
+    steps: Sequence[dict[str, Any]], now: datetime,
+) -> None:  # fmt: skip
+    """The runner reports its job done. A second report of a completed job is a no-op."""
+    row = jobs.job(uow.conn, job_id, lock=True)
+    if row is None or row.runner_id != runner_id:
+        raise NotFound()
+    if row.status == "completed":
+        return
+    if conclusion not in CONCLUSIONS - {"skipped"}:
+        raise ValidationFailed("Invalid request.\n\nconclusion is success, failure or cancelled.")
+    _apply_steps(uow, job_id, steps)
+    clean = {str(k): str(v) for k, v in (outputs or {}).items()}
+    finish(uow, row, conclusion, now, outputs=clean)
+
+
+def finish(
+    uow: UnitOfWork, row: Any, conclusion: str, now: datetime, *,
+    outputs: dict[str, str] | None = None, note: str | None = None,
+) -> None:  # fmt: skip
+    """Complete a job, free its runner (an ephemeral one is removed), and move its run on."""
+    from runnerhub.domain import runs  # runs and jobs advance each other
+
+    values: dict[str, Any] = {"status": "completed", "conclusion": conclusion, "completed_at": now}
+    if outputs is not None:
+        values["outputs"] = json.dumps(outputs)
+    jobs.update_job(uow.conn, row.id, **values)
+    _close_steps(uow, row.id, conclusion, now)
+    if note:
+        _note(uow, row.id, note, now)
+    if row.runner_id is not None:
+        jobs.release(uow.conn, row.runner_id, row.id)
+        _retire_if_ephemeral(uow, row.runner_id)
+    if row.run_id is not None:
+        runs.advance(uow, row.run_id, row.run_attempt, now)
+
+
+def _retire_if_ephemeral(uow: UnitOfWork, runner_id: int) -> None:
+    runner = jobs.runner_for_claim(uow.conn, runner_id)
+    if runner is not None and runner.ephemeral:
+        runners.delete(uow.conn, runner.scope_id, runner_id)
+        uow.emit(RunnerRemoved(runner_id, runner.session_id))
+
+
+def request_cancel(uow: UnitOfWork, row: Any, now: datetime) -> None:
+    """Cancel a job: at once if no runner runs it, else by telling its agent."""
+    if row.status in ("pending", "queued"):
+        finish(uow, row, "cancelled", now)
+    elif row.status == "in_progress" and not row.cancel_requested:
+        jobs.update_job(uow.conn, row.id, cancel_requested=True)
+        runner = jobs.runner_for_claim(uow.conn, row.runner_id) if row.runner_id else None
+        uow.emit(JobCancelRequested(row.id, row.runner_id, runner.session_id if runner else None))
+
+
+def fail_lost(uow: UnitOfWork, now: datetime, window: timedelta) -> int:
+    """Jobs whose runner stopped answering: failed, as GitHub does."""
+    lost = jobs.lost(uow.conn, now - window)
+    for found in lost:
+        row = jobs.job(uow.conn, found.id, lock=True)
+        if row is not None and row.status == "in_progress":
+            finish(uow, row, "failure", now, note=LOST.format(name=row.runner_name or "unknown"))
+    return len(lost)
+
+
+def cancel_stale(uow: UnitOfWork, now: datetime) -> int:
+    stale = jobs.queued_before(uow.conn, now - QUEUE_LIMIT)
+    for job_id in stale:
+        row = jobs.job(uow.conn, job_id, lock=True)
+        if row is not None and row.status in ("pending", "queued"):
+            finish(uow, row, "cancelled", now)
+    return len(stale)
+
+
+def _held(uow: UnitOfWork, runner_id: int, job_id: int) -> Any:
+    row = jobs.job(uow.conn, job_id)
+    if row is None or row.runner_id != runner_id or row.status != "in_progress":
+        raise NotFound("This runner does not hold that job.")
+    return row
+
+
+# -- steps and logs
+
+
+def _apply_steps(uow: UnitOfWork, job_id: int, reported: Sequence[dict[str, Any]]) -> None:
+    if not reported:
+        return
+    row = jobs.job(uow.conn, job_id)
+    assert row is not None
+    steps = {s["number"]: s for s in json.loads(row.steps)}
+    for step in reported:
+        number = step.get("number")
+        if not isinstance(number, int) or number not in steps or number == 1:
+            continue
+        status = step.get("status")
+        conclusion = step.get("conclusion")
+        if status in ("in_progress", "completed"):
+            steps[number]["status"] = status
+        if conclusion in CONCLUSIONS:
+            steps[number]["conclusion"] = conclusion
+        for key, field in (("startedAt", "started_at"), ("completedAt", "completed_at")):
+            if isinstance(step.get(key), str):
+                steps[number][field] = step[key]
+    jobs.update_job(uow.conn, job_id, steps=json.dumps(list(steps.values())))
+
+
+def _set_step(
+    uow: UnitOfWork, job_id: int, number: int, status: str, conclusion: str | None, now: datetime
+) -> None:
+    row = jobs.job(uow.conn, job_id)
+    assert row is not None
+    steps = json.loads(row.steps)
+    for step in steps:
+        if step["number"] == number:
+            step["status"] = status
+            step["conclusion"] = conclusion
+            key = "started_at" if status == "in_progress" else "completed_at"
+            step[key] = _stamp(now)
+            if status == "completed" and not step.get("started_at"):
+                step["started_at"] = _stamp(now)
+    jobs.update_job(uow.conn, job_id, steps=json.dumps(steps))
+
+
+def _close_steps(uow: UnitOfWork, job_id: int, conclusion: str, now: datetime) -> None:
+    """Steps the runner never finished end with the job: the running one and "Complete job"
+    take its conclusion, the rest are skipped. A job no runner started shows no steps."""
+    row = jobs.job(uow.conn, job_id)
+    assert row is not None
+    steps = json.loads(row.steps) if row.started_at is not None else []
+    for step in steps:
+        if step["status"] == "completed":
+            continue
+        ran = step["status"] == "in_progress" or step is steps[-1]
+        step["status"], step["conclusion"] = "completed", conclusion if ran else "skipped"
+        step["started_at"] = step.get("started_at") or _stamp(now)
+        step["completed_at"] = _stamp(now)
+    jobs.update_job(uow.conn, job_id, steps=json.dumps(steps))
+
+
+def _note(uow: UnitOfWork, job_id: int, text: str, now: datetime) -> None:
+    seq = 2**61 + len(jobs.log_lines(uow.conn, job_id))  # after anything the agent numbered
+    line = {"seq": seq, "step": 0, "time": now, "text": f"##[error]{text}"}
+    jobs.append_lines(uow.conn, job_id, [line], len(text))
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- reading
+
+
+def to_job(row: Any, run: Any) -> Job:
+    steps = [
+        JobStep(
+            number=s["number"],
+            name=s["name"],
+            status=s["status"],
+            conclusion=s.get("conclusion"),
+            started_at=_parse(s.get("started_at")),
+            completed_at=_parse(s.get("completed_at")),
+        )
+        for s in json.loads(row.steps)
+    ]
+    return Job(
+        id=row.id,
+        run_id=row.run_id,
+        run_attempt=row.run_attempt,
+        name=row.name,
+        status="queued" if row.status == "pending" else row.status,
+        conclusion=row.conclusion,
+        head_sha=run.head_sha,
+        head_branch=run.head_branch,
+        workflow_name=run.name,
+        labels=[str(x) for x in json.loads(row.labels)],
+        runner_id=row.runner_id,
+        runner_name=row.runner_name,
+        runner_group_id=row.runner_group_id,
+        runner_group_name=row.runner_group_name,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        steps=steps,
+    )
+
+
+def _parse(text: str | None) -> datetime | None:
+    return None if not text else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def log_text(uow: UnitOfWork, job_id: int) -> str:
+    """The job's log as GitHub serves it: one line per entry, each after its timestamp."""
+    return "".join(f"{stamp_of(line)} {line.text}\n" for line in jobs.log_lines(uow.conn, job_id))
+
+
+def stamp_of(line: Any) -> str:
+    """GitHub's log timestamps: seven fractional digits and a Z."""
+    return f"{line.time.strftime('%Y-%m-%dT%H:%M:%S.%f')}0Z"

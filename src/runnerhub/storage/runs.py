@@ -1,0 +1,95 @@
+"""Workflow runs of repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Connection
+
+from runnerhub.storage.tables import accounts, workflow_runs, workflows
+
+AnyRow = Any  # rows of these tables: read by column name
+
+# The columns a run is shown with: its own, its workflow's path, its actor's login.
+_RUN = select(
+    workflow_runs,
+    workflows.c.path.label("workflow_path"),
+    accounts.c.login.label("actor_login"),
+).select_from(
+    workflow_runs.join(workflows, workflows.c.id == workflow_runs.c.workflow_id).outerjoin(
+        accounts, accounts.c.id == workflow_runs.c.actor_id
+    )
+)
+FILTERS = ("status", "event", "branch", "actor", "head_sha", "workflow_id")
+
+
+def insert_run(conn: Connection, **values: Any) -> int:
+    inserted = conn.execute(workflow_runs.insert().values(**values)).inserted_primary_key
+    assert inserted is not None
+    return int(inserted[0])
+
+
+def run(conn: Connection, repo_id: int, run_id: int, *, lock: bool = False) -> AnyRow | None:
+    query = _RUN.where(workflow_runs.c.repo_id == repo_id, workflow_runs.c.id == run_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=workflow_runs)
+    return conn.execute(query).first()
+
+
+def run_by_id(conn: Connection, run_id: int) -> AnyRow | None:
+    return conn.execute(select(workflow_runs).where(workflow_runs.c.id == run_id)).first()
+
+
+def _filtered(repo_id: int, filters: Mapping[str, Any]) -> Any:
+    where = [workflow_runs.c.repo_id == repo_id]
+    status = filters.get("status")
+    if status in ("success", "failure", "cancelled", "skipped", "timed_out", "neutral"):
+        where.append(workflow_runs.c.conclusion == status)
+    elif status:
+        where.append(workflow_runs.c.status == status)
+    if filters.get("event"):
+        where.append(workflow_runs.c.event == filters["event"])
+    if filters.get("branch"):
+        where.append(workflow_runs.c.head_branch == filters["branch"])
+    if filters.get("head_sha"):
+        where.append(workflow_runs.c.head_sha == filters["head_sha"])
+    if filters.get("actor"):
+        where.append(func.lower(accounts.c.login) == str(filters["actor"]).lower())
+    if filters.get("workflow_id") is not None:
+        where.append(workflow_runs.c.workflow_id == filters["workflow_id"])
+    return where
+
+
+def count(conn: Connection, repo_id: int, filters: Mapping[str, Any]) -> int:
+    query = (
+        select(func.count())
+        .select_from(
+            workflow_runs.outerjoin(accounts, accounts.c.id == workflow_runs.c.actor_id)
+        )
+        .where(*_filtered(repo_id, filters))
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def page(
+    conn: Connection, repo_id: int, filters: Mapping[str, Any], limit: int, offset: int
+) -> list[AnyRow]:
+    """Newest first, as GitHub lists runs."""
+    query = (
+        _RUN.where(*_filtered(repo_id, filters))
+        .order_by(workflow_runs.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(conn.execute(query))
+
+
+def update_run(conn: Connection, run_id: int, **values: Any) -> None:
+    conn.execute(update(workflow_runs).where(workflow_runs.c.id == run_id).values(**values))
+
+
+def delete_run(conn: Connection, run_id: int) -> None:
+    conn.execute(delete(workflow_runs).where(workflow_runs.c.id == run_id))
+
