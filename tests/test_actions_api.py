@@ -371,3 +371,15 @@ def test_permissions(client: httpx.Client, world: World) -> None:
     logs = client.get(f"/_runnerhub/repos/{hidden}/actions/runs/{hidden_run}/logs",
                       headers=auth(outsider_token))  # fmt: skip
     assert logs.status_code == 404
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_a_run_has_no_artifacts(client: httpx.Client, world: World, prefix: str) -> None:
+    _, repo, token = setup(world)
+    base = f"{prefix}/repos/{repo}"
+    put_workflow(client, token, base, "ci.yml", CI)
+    run_id = runs_of(client, token, base)["workflow_runs"][0]["id"]
+    listed = checked(client, "GET", f"{base}/actions/runs/{run_id}/artifacts", 200, token)
+    assert listed.json() == {"total_count": 0, "artifacts": []}
+    missing = client.get(f"{base}/actions/runs/{2**40}/artifacts", headers=auth(token))
+    assert missing.status_code == 404

@@ -162,6 +162,12 @@ def _rerun(call: Call, *, failed_only: bool) -> Reply:
     return Reply({}, 201)
 
 
+def list_run_artifacts(call: Call) -> Reply:
+    """runnerhub keeps no artifacts; `gh run view` asks for them all the same."""
+    run_history.get_run(call.uow, call.scope, call.path["run_id"])
+    return Reply({"total_count": 0, "artifacts": []})
+
+
 def download_run_logs(call: Call) -> Reply:
     found = run_history.get_run(call.uow, call.scope, call.path["run_id"])
     return _redirect(call, f"actions/runs/{found.id}/logs")
@@ -289,6 +295,7 @@ RUNS = (
     ("POST", f"{RUN}/rerun", rerun_run, W, "re-run-workflow"),
     ("POST", f"{RUN}/rerun-failed-jobs", rerun_failed_jobs, W, "re-run-workflow-failed-jobs"),
     ("GET", f"{RUN}/logs", download_run_logs, R, "download-workflow-run-logs"),
+    ("GET", f"{RUN}/artifacts", list_run_artifacts, R, "list-workflow-run-artifacts"),
 )
 JOBS = (
     ("GET", f"{RUN}/jobs", list_jobs_for_run, R, "list-jobs-for-workflow-run"),
