@@ -390,7 +390,7 @@ def test_runner_files_are_spelled_in_runner_config_only() -> None:
             else:
                 continue
             for name in names:
-                shared = name in ("runnerhub", "runnerhub.runner_config")
+                shared = name in ("runnerhub", "runnerhub.runner_config", "runnerhub.expressions")
                 assert (
                     not name.startswith("runnerhub") or shared or name.startswith("runnerhub.agent")
                 ), f"{module} imports {name}"

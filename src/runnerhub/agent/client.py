@@ -16,6 +16,7 @@ from runnerhub.agent import stop
 from runnerhub.agent.errors import (
     AccessExpired,
     AgentError,
+    JobGone,
     NameTaken,
     NotConfigured,
     SessionGone,
@@ -132,6 +133,8 @@ class Client:
             _raise_for_session(response)
 
     def poll(self, server_url: str, token: str, session_id: str) -> dict[str, Any] | None:
+        """The next message (`{"messageId", "messageType": "RunnerJobRequest" or
+        "JobCancellation", "body"}`), or None when the hold passed without one."""
         response = self._send(
             "GET",
             f"{server_url}_apis/runner/messages",
@@ -140,6 +143,53 @@ class Client:
         )
         _raise_for_session(response)
         return dict(response.json()) if response.status_code == 200 and response.content else None
+
+    # -- jobs (docs/runner-protocol.md section 6)
+
+    def start_job(self, server_url: str, token: str, job_id: int) -> None:
+        """Acknowledges the job. Raises JobGone (404) when it is not this runner's."""
+        self._job_request(server_url, token, job_id, "start", {})
+
+    def post_logs(
+        self,
+        server_url: str,
+        token: str,
+        job_id: int,
+        lines: list[dict[str, Any]],
+        steps: list[dict[str, Any]],
+    ) -> bool:
+        """Sends a batch of log lines and step states; True when a cancellation was asked."""
+        body = {"lines": lines, "steps": steps}
+        answer = self._job_request(server_url, token, job_id, "logs", body)
+        return bool(answer.get("cancelRequested", False))
+
+    def complete_job(
+        self,
+        server_url: str,
+        token: str,
+        job_id: int,
+        conclusion: str,
+        outputs: dict[str, str],
+        steps: list[dict[str, Any]],
+    ) -> None:
+        body = {"conclusion": conclusion, "outputs": outputs, "steps": steps}
+        self._job_request(server_url, token, job_id, "complete", body)
+
+    def _job_request(
+        self, server_url: str, token: str, job_id: int, action: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        response = self._send(
+            "POST",
+            f"{server_url}_apis/runner/jobs/{job_id}/{action}",
+            json=body,
+            headers=_bearer(token),
+        )
+        if response.status_code == 401:
+            raise AccessExpired(_message(response))
+        if response.status_code == 404:
+            raise JobGone(_message(response))
+        _raise_for_status(response)
+        return dict(response.json()) if response.content else {}
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import random
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from runnerhub import __version__
 from runnerhub.agent import files, host
+from runnerhub.agent.backoff import Backoff
 from runnerhub.agent.client import Client, server_root
-from runnerhub.agent.errors import (
-    AccessExpired,
-    AgentError,
-    AlreadyConfigured,
-    SessionGone,
-    SessionTaken,
-    Unreachable,
-)
+from runnerhub.agent.errors import AgentError, AlreadyConfigured
+from runnerhub.agent.jobs import Agent, take_job
+from runnerhub.agent.session import Access, Online
 from runnerhub.agent.stop import Stop
 from runnerhub.runner_config import RunnerFiles, config_files, decode_jit_config, parse_files
 
@@ -118,81 +112,43 @@ def start_from_jit_config(directory: Path, blob: str) -> None:
     files.write(directory, documents)
 
 
-class Backoff:
-    """Exponential with jitter, capped: 1 s, 2 s, 4 s ... up to `cap`."""
-
-    def __init__(self, cap: float) -> None:
-        self.cap, self.attempt = cap, 0
-
-    def sleep(self) -> None:
-        delay = min(self.cap, 2.0**self.attempt) * random.uniform(0.5, 1.0)
-        self.attempt += 1
-        time.sleep(delay)
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
-def run(directory: Path, max_backoff: float) -> int:
+def run(
+    directory: Path,
+    max_backoff: float,
+    log_interval: float = 1.0,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
+    """Online until stopped, running the jobs the server sends; an ephemeral runner returns
+    after its one job. `log_interval`: the least time between two log batches of a job."""
     local = files.read(directory)
-    client = Client(server_root(local.github_url))
-    online = Online(client, local)
+    root = server_root(local.github_url)
+    client = Client(root, transport)
+    online = Online(client, Access(client, local), Backoff(max_backoff))
     try:
-        online.hold(Backoff(max_backoff))
+        online.start()
+        take_jobs(Agent(online, directory, root, max_backoff, log_interval))
+        return 0
     except Stop as stop:
         if online.session_id is not None:
             say(f"{stop}: closing the session")
-        online.close()
         return 0
     finally:
+        online.close()
         client.close()
 
 
-class Online:
-    """The agent's session with the server. It lives in the server's database, so it
-    survives network errors and server restarts; the agent resumes polling it and opens a
-    new one only when the server says it is gone."""
-
-    def __init__(self, client: Client, local: RunnerFiles) -> None:
-        self.client, self.local = client, local
-        self.token: str | None = None
-        self.session_id: str | None = None
-
-    def hold(self, backoff: Backoff) -> NoReturn:
-        while True:
-            try:
-                self._poll_forever(backoff)
-            except AccessExpired:
-                self.token = None
-            except SessionGone:
-                say("the server closed the session; opening a new one")
-                self.session_id = None
-            except (Unreachable, SessionTaken) as error:
-                say(f"{error}; retrying")
-                backoff.sleep()
-
-    def _poll_forever(self, backoff: Backoff) -> None:
-        local = self.local
-        if self.token is None:
-            self.token = self.client.access_token(
-                local.authorization_url, local.client_id, local.key
-            )
-        if self.session_id is None:
-            self.session_id = self.client.create_session(local.server_url, self.token)
-            say(f"runner {local.agent_name} is online")
-        while True:
-            self.client.poll(local.server_url, self.token, self.session_id)
-            backoff.reset()
-
-    def close(self) -> None:
-        if self.token is not None and self.session_id is not None:
-            _close_quietly(self.client, self.local, self.token, self.session_id)
-
-
-def _close_quietly(client: Client, local: RunnerFiles, token: str, session_id: str) -> None:
-    # If this fails, the server sees the session go quiet and marks the runner offline.
-    with contextlib.suppress(AgentError):
-        client.delete_session(local.server_url, token, session_id)
+def take_jobs(agent: Agent) -> None:
+    """Runs the jobs the server sends, one at a time; returns after the first when the
+    runner is ephemeral."""
+    taken: set[int] = set()
+    while True:
+        job = agent.online.next_job()
+        job_id = int(job["jobId"])
+        if job_id in taken:
+            continue  # sent again before the server saw it acknowledged: it runs once
+        taken.add(job_id)
+        if take_job(agent, job) and agent.online.local.ephemeral:
+            return
 
 
 def remove(directory: Path, token: str | None, local_only: bool) -> int:

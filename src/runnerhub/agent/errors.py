@@ -52,3 +52,7 @@ class SessionGone(AgentError):
 
 class AccessExpired(AgentError):
     """The access token expired: fetch a new one."""
+
+
+class JobGone(AgentError):
+    """The server does not know the job as this runner's (404): it was taken away."""
