@@ -229,3 +229,34 @@ def _old_token(conn: object) -> None:
         ),
         {"hash": "0" * 64, "now": now},
     )
+
+
+def test_put_workflow_commits_a_file_and_starts_its_push_run(
+    database_url: str, server: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    admin = world.user()
+    repo = world.repo(admin)
+    token = world.token(admin, scopes=["repo"])
+    source = tmp_path / "build.yaml"
+    source.write_text(
+        "name: Build\non: push\njobs:\n  b:\n    runs-on: self-hosted\n    steps:\n"
+        "      - run: make\n"
+    )
+    done = runnerhub(database_url, "admin", "put-workflow", repo, str(source), "--as", "b.yml")
+    assert done.returncode == 0, done.stderr
+    sha = done.stdout.strip()
+    assert len(sha) == 40
+    assert "created .github/workflows/b.yml" in done.stderr
+    runs = httpx.get(f"{server.url}/repos/{repo}/actions/runs", headers=auth(token)).json()
+    assert [(r["head_sha"], r["path"]) for r in runs["workflow_runs"]] == [
+        (sha, ".github/workflows/b.yml")
+    ]
+    again = runnerhub(database_url, "admin", "put-workflow", repo, str(source), "--as", "b.yml")
+    assert again.returncode == 0 and "updated" in again.stderr
+    source.write_text("on: push\njobs:\n  b:\n    runs-on: x\n    steps:\n      - uses: a/b@v1\n")
+    refused = runnerhub(database_url, "admin", "put-workflow", repo, str(source))
+    assert refused.returncode == 1
+    assert "uses an action" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    missing = runnerhub(database_url, "admin", "put-workflow", "nobody/none", str(source))
+    assert missing.returncode == 1 and "no repository" in missing.stderr

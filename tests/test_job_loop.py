@@ -210,3 +210,82 @@ def test_a_killed_agent_fails_its_job_after_the_window(repo: Repo, tmp_path: Pat
     assert run["conclusion"] == "failure"
     job = repo.jobs(run_id)[0]
     assert "lost communication with the server" in repo.log(job["id"])
+
+
+CHATTY = """\
+name: Chatty
+on: push
+jobs:
+  talk:
+    runs-on: self-hosted
+    steps:
+      - run: for i in $(seq 1 16); do echo "line $i"; sleep 0.5; done
+"""
+
+
+def test_a_server_restart_mid_job_loses_no_log_line(
+    db: Database, database_url: str, workdir: Path, world: World, tmp_path: Path
+) -> None:
+    server = start_server(database_url, workdir, offline_after_seconds=str(WINDOW))
+    port = int(server.url.rsplit(":", 1)[1])
+    repo = Repo(server, world)
+    agent = repo.agent(tmp_path / "steady")
+    try:
+        run_id = repo.push(CHATTY)
+        job_id = repo.jobs(run_id)[0]["id"]
+        wait_for(lambda: "line 3" in repo.log(job_id), 30, "the first lines")
+        server.stop()
+        time.sleep(2)  # lines go on being written while nobody listens
+        server = start_server(database_url, workdir, port=port, offline_after_seconds=str(WINDOW))
+        run = repo.wait_done(run_id, timeout=60)
+        assert run["conclusion"] == "success"
+        lines = [line.split(" ", 1)[1] for line in repo.log(job_id).splitlines()]
+        talk = [line for line in lines if line.startswith("line ")]
+        assert talk == [f"line {i}" for i in range(1, 17)]  # each once, in order
+    finally:
+        agent.stop()
+        repo.http.close()
+        server.stop()
+
+
+TIMED = """\
+name: Timed
+on:
+  push:
+  workflow_dispatch:
+    inputs:
+      who:
+        required: true
+jobs:
+  greet:
+    runs-on: self-hosted
+    timeout-minutes: 0.05
+    steps:
+      - run: echo "hello ${{ inputs.who }}"
+      - run: sleep 30
+      - run: echo "reported"
+        if: always()
+"""
+
+
+def test_dispatch_with_inputs_and_a_job_timeout(repo: Repo, tmp_path: Path) -> None:
+    agent = repo.agent(tmp_path / "clock")
+    try:
+        first = repo.push(TIMED)
+        dispatched = repo.http.post(
+            f"{repo.api}/actions/workflows/ci.yml/dispatches",
+            json={"ref": "main", "inputs": {"who": "octocat"}},
+        )
+        assert dispatched.status_code == 204, dispatched.text
+        runs = repo.http.get(f"{repo.api}/actions/runs", params={"event": "workflow_dispatch"})
+        run_id = runs.json()["workflow_runs"][0]["id"]
+        started = time.monotonic()
+        run = repo.wait_done(run_id, timeout=40)
+        assert time.monotonic() - started < 25  # 3 s allowed, not the step's 30
+        assert run["conclusion"] == "failure"
+        log = repo.log(repo.jobs(run_id)[0]["id"])
+        assert "hello octocat" in log
+        assert "reported" in log  # if: always() still runs after the timeout
+        repo.wait_done(first, timeout=40)
+    finally:
+        agent.stop()

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from runnerhub.cli.durations import parse_duration
-from runnerhub.domain import accounts
+from runnerhub.domain import accounts, contents
 from runnerhub.errors import UserError
 from runnerhub.settings import Settings
 from runnerhub.storage import migrate
@@ -118,6 +118,16 @@ def _admin_commands(admin: Any) -> None:
     listing.add_argument("login")
     listing.set_defaults(run=_transaction(_list_tokens))
 
+    workflow = admin.add_parser(
+        "put-workflow", help="store a workflow file in a repository (a commit: push runs start)"
+    )
+    workflow.add_argument("full_name", metavar="OWNER/REPO")
+    workflow.add_argument("file", type=Path, metavar="FILE", help="a workflow YAML file")
+    workflow.add_argument(
+        "--as", dest="name", metavar="NAME.yml", help="its name in .github/workflows"
+    )
+    workflow.set_defaults(run=_transaction(_put_workflow))
+
     revoke = admin.add_parser("revoke-token", help="delete a token: it stops working at once")
     revoke.add_argument("token_id", type=int, metavar="ID", help="as list-tokens shows it")
     revoke.set_defaults(run=_transaction(_revoke_token))
@@ -195,6 +205,23 @@ def _transaction(
         return 0
 
     return run
+
+
+def _put_workflow(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> str:
+    try:
+        content = args.file.read_bytes()
+    except OSError as error:
+        raise UserError(f"cannot read {args.file}: {error.strerror}") from None
+    settings = Settings()
+    web = settings.public_url or "http://127.0.0.1:8000"
+    window = timedelta(seconds=settings.offline_after_seconds)
+    name = args.name or args.file.name
+    commit, created = contents.put_by_operator(
+        uow, args.full_name, name, content, (web, web), window, now
+    )
+    verb = "created" if created else "updated"
+    print(f"runnerhub: {verb} .github/workflows/{name} in {args.full_name}", file=sys.stderr)
+    return commit.sha
 
 
 def _create_user(uow: UnitOfWork, args: argparse.Namespace, now: datetime) -> None:

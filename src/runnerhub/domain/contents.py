@@ -13,13 +13,13 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from runnerhub.domain import runs
+from runnerhub.domain import runs, scopes
 from runnerhub.domain import workflow_file as spec
 from runnerhub.domain.models import Commit, ContentFile
 from runnerhub.domain.scopes import Scope
-from runnerhub.errors import Conflict, NotFound, ValidationFailed
+from runnerhub.errors import Conflict, NotFound, RunnerhubError, UserError, ValidationFailed
 from runnerhub.storage import workflows
 from runnerhub.storage.unit_of_work import UnitOfWork
 
@@ -164,3 +164,26 @@ def _save_workflow(uow: UnitOfWork, repo: Scope, path: str, content: bytes, now:
     disabled = current is not None and current.state == "disabled_manually"
     state = "disabled_manually" if disabled else "active"
     workflows.save_workflow(uow.conn, repo.subject_id, path, name, state, now)
+
+
+def put_by_operator(
+    uow: UnitOfWork, full_name: str, name: str, content: bytes, site: tuple[str, str],
+    window: timedelta, now: datetime,
+) -> tuple[Commit, bool]:  # fmt: skip
+    """`runnerhub admin put-workflow`: store `name` under .github/workflows, creating or
+    replacing it, committed by the repository's owner. True: the file is new."""
+    owner, _, repo_name = full_name.partition("/")
+    repo = scopes.repository(uow, owner, repo_name)
+    if repo is None or repo.owner_id is None:
+        raise UserError(f"no repository {full_name!r}")
+    path = f"{WORKFLOWS_DIR}/{name}"
+    current = workflows.file(uow.conn, repo.subject_id, path)
+    login = repo.name.split("/", 1)[0]
+    origin = runs.Origin(repo.owner_id, login, site[0], site[1], window)
+    change = FileChange(path, f"Put {name}", content, current.blob_sha if current else None,
+                        None, origin)  # fmt: skip
+    try:
+        _, commit, created = put_file(uow, repo, change, now)
+    except RunnerhubError as error:
+        raise UserError(error.message.replace("Invalid request.\n\n", "")) from None
+    return commit, created
