@@ -17,7 +17,6 @@ from runnerhub.domain import agent_sessions, jobs, registration, runners
 from runnerhub.domain.registration import EVENTS, Registration
 from runnerhub.domain.runner_tokens import Purpose
 from runnerhub.errors import BadRequest, ValidationFailed
-from runnerhub.storage.unit_of_work import UnitOfWork
 
 
 def _remote_auth(call: Call) -> str:
@@ -136,16 +135,21 @@ def poll_messages(call: Call) -> Reply:
         return Reply(message)
     state = call.state
 
-    def pending(uow: UnitOfWork) -> dict[str, Any] | None:
-        return jobs.message_for(uow, runner_id)
+    async def pending() -> dict[str, Any] | None:
+        # A look first (a read); a write only when there is a message to hand over.
+        seen = await state.db.run(lambda uow: jobs.message_for(uow, runner_id, deliver=False),
+                                  write=False)  # fmt: skip
+        if seen is None:
+            return None
+        return await state.db.run(lambda uow: jobs.message_for(uow, runner_id), write=True)
 
     async def wait() -> Reply:
         # Listen first, then look once more: a job given between this request's commit and
         # now woke nobody, but is found here.
         listener = state.mailboxes.listen(session_id)
-        found = await state.db.run(pending, write=True)
+        found = await pending()
         if found is None and await listener.wait(state.settings.long_poll_seconds):
-            found = await state.db.run(pending, write=True)
+            found = await pending()
         listener.close()
         return Reply(found) if found is not None else Reply(None, 202)
 

@@ -105,16 +105,19 @@ def _at_max_parallel(uow: UnitOfWork, row: Any) -> bool:
 # -- what the agent sees and says
 
 
-def message_for(uow: UnitOfWork, runner_id: int) -> dict[str, Any] | None:
+def message_for(
+    uow: UnitOfWork, runner_id: int, *, deliver: bool = True
+) -> dict[str, Any] | None:
     """The message a poll of this runner answers: its new job (until acknowledged), or its
-    job's cancellation (once). Runs in a write transaction."""
+    job's cancellation (once: delivering it is a write; `deliver=False` only looks)."""
     held = jobs.held_by(uow.conn, runner_id)
     if held is None or held.status != "in_progress":
         return None
     if held.cancel_requested:
         if held.cancel_delivered:
             return None  # told once: polls are held again until the job ends
-        jobs.update_job(uow.conn, held.id, cancel_delivered=True)
+        if deliver:
+            jobs.update_job(uow.conn, held.id, cancel_delivered=True)
         return {"messageId": held.id, "messageType": "JobCancellation", "body": {"jobId": held.id}}
     if held.acknowledged:
         return None

@@ -80,6 +80,9 @@ class LostJobSweeper:
         return await self.db.run(work, write=True)
 
     async def _loop(self) -> None:
+        # A server that was down kept agents from reaching it: they get one whole window
+        # after it starts before their jobs count as lost.
+        await asyncio.sleep(self.window.total_seconds())
         while True:
             try:
                 await self.sweep()
