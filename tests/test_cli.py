@@ -252,11 +252,13 @@ def test_put_workflow_commits_a_file_and_starts_its_push_run(
         (sha, ".github/workflows/b.yml")
     ]
     again = runnerhub(database_url, "admin", "put-workflow", repo, str(source), "--as", "b.yml")
-    assert again.returncode == 0 and "updated" in again.stderr
+    assert again.returncode == 0
+    assert "updated" in again.stderr
     source.write_text("on: push\njobs:\n  b:\n    runs-on: x\n    steps:\n      - uses: a/b@v1\n")
     refused = runnerhub(database_url, "admin", "put-workflow", repo, str(source))
     assert refused.returncode == 1
     assert "uses an action" in refused.stderr
     assert "Traceback" not in refused.stderr
     missing = runnerhub(database_url, "admin", "put-workflow", "nobody/none", str(source))
-    assert missing.returncode == 1 and "no repository" in missing.stderr
+    assert missing.returncode == 1
+    assert "no repository" in missing.stderr
