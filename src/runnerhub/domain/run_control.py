@@ -23,10 +23,7 @@ def cancel(uow: UnitOfWork, repo: Scope, run_id: int, now: datetime) -> None:
     row = run_row(uow, repo, run_id, lock=True)
     if row.status == "completed":
         raise Conflict("Cannot cancel a workflow run that is completed.")
-    for job in jobs.jobs_of_run(uow.conn, run_id, row.run_attempt):
-        if job.status in ("pending", "queued"):
-            jobs.update_job(uow.conn, job.id, status="completed", conclusion="cancelled",
-                            completed_at=now, steps="[]")  # fmt: skip
+    _cancel_waiting(uow, run_id, row.run_attempt, now)
     for job in jobs.jobs_of_run(uow.conn, run_id, row.run_attempt):
         if job.status == "in_progress":
             job_rules.request_cancel(uow, job, now)
@@ -38,10 +35,7 @@ def force_cancel(uow: UnitOfWork, repo: Scope, run_id: int, now: datetime) -> No
     row = run_row(uow, repo, run_id, lock=True)
     if row.status == "completed":
         raise Conflict("Cannot cancel a workflow run that is completed.")
-    for job in jobs.jobs_of_run(uow.conn, run_id, row.run_attempt):
-        if job.status in ("pending", "queued"):
-            jobs.update_job(uow.conn, job.id, status="completed", conclusion="cancelled",
-                            completed_at=now, steps="[]")  # fmt: skip
+    _cancel_waiting(uow, run_id, row.run_attempt, now)
     for job in jobs.jobs_of_run(uow.conn, run_id, row.run_attempt):
         if job.status == "in_progress":
             job_rules.request_cancel(uow, job, now)  # tells its agent to stop
@@ -49,6 +43,15 @@ def force_cancel(uow: UnitOfWork, repo: Scope, run_id: int, now: datetime) -> No
             if current is not None and current.status != "completed":
                 job_rules.finish(uow, current, "cancelled", now)
     runs.advance(uow, run_id, row.run_attempt, now)
+
+
+def _cancel_waiting(uow: UnitOfWork, run_id: int, attempt: int, now: datetime) -> None:
+    """Jobs no runner holds end `cancelled` together, before anything moves the run on
+    (which would otherwise skip the dependants of the first one cancelled)."""
+    for job in jobs.jobs_of_run(uow.conn, run_id, attempt):
+        if job.status in ("pending", "queued"):
+            jobs.update_job(uow.conn, job.id, status="completed", conclusion="cancelled",
+                            completed_at=now, steps="[]")  # fmt: skip
 
 
 def rerun(uow: UnitOfWork, repo: Scope, run_id: int, origin: runs.Origin, now: datetime, *,

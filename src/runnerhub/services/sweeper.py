@@ -15,16 +15,21 @@ from runnerhub.storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 
-class StaleRunnerSweeper:
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.db = db
-        self.offline = timedelta(seconds=settings.remove_offline_after_seconds)
-        self.ephemeral = timedelta(seconds=settings.remove_offline_ephemeral_after_seconds)
-        self.interval = settings.cleanup_interval_seconds
+class Periodic:
+    """A sweep run every `interval` seconds (after `delay`) until stopped; a failed round is
+    logged and the next one runs as planned: serving goes on."""
+
+    name = "sweep"
+
+    def __init__(self, interval: float, delay: float = 0.0) -> None:
+        self.interval, self.delay = interval, delay
         self._task: asyncio.Task[None] | None = None
 
+    async def sweep(self) -> int:
+        raise NotImplementedError
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="stale-runner-sweeper")
+        self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -32,6 +37,25 @@ class StaleRunnerSweeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def _loop(self) -> None:
+        await asyncio.sleep(self.delay)
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("%s failed", self.name)
+            await asyncio.sleep(self.interval)
+
+
+class StaleRunnerSweeper(Periodic):
+    name = "stale-runner sweep"
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        super().__init__(settings.cleanup_interval_seconds)
+        self.db = db
+        self.offline = timedelta(seconds=settings.remove_offline_after_seconds)
+        self.ephemeral = timedelta(seconds=settings.remove_offline_ephemeral_after_seconds)
 
     async def sweep(self) -> int:
         now = datetime.now(UTC)
@@ -42,34 +66,20 @@ class StaleRunnerSweeper:
             write=True,
         )
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:  # a failed sweep is retried next round; serving goes on
-                log.exception("removing stale runners failed")
-            await asyncio.sleep(self.interval)
 
-
-class LostJobSweeper:
+class LostJobSweeper(Periodic):
     """Every few seconds: jobs whose runner went quiet past the liveness window fail with
-    GitHub's message, and jobs queued for over a day are cancelled."""
+    GitHub's message, and jobs queued for over a day are cancelled. A server that was down
+    kept agents from reaching it: they get one whole window after it starts before their
+    jobs count as lost."""
+
+    name = "lost-job sweep"
 
     def __init__(self, settings: Settings, db: Database) -> None:
+        window = settings.offline_after_seconds
+        super().__init__(max(1.0, min(5.0, window / 4)), delay=window)
         self.db = db
-        self.window = timedelta(seconds=settings.offline_after_seconds)
-        self.interval = max(1.0, min(5.0, settings.offline_after_seconds / 4))
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="lost-job-sweeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self.window = timedelta(seconds=window)
 
     async def sweep(self) -> int:
         now = datetime.now(UTC)
@@ -78,14 +88,3 @@ class LostJobSweeper:
             return jobs.fail_lost(uow, now, self.window) + jobs.cancel_stale(uow, now)
 
         return await self.db.run(work, write=True)
-
-    async def _loop(self) -> None:
-        # A server that was down kept agents from reaching it: they get one whole window
-        # after it starts before their jobs count as lost.
-        await asyncio.sleep(self.window.total_seconds())
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("failing jobs of lost runners failed")
-            await asyncio.sleep(self.interval)
