@@ -212,18 +212,24 @@ def finish(
     _close_steps(uow, row.id, conclusion, now)
     if note:
         _note(uow, row.id, note, now)
+    retired = False
     if row.runner_id is not None:
         jobs.release(uow.conn, row.runner_id, row.id)
-        _retire_if_ephemeral(uow, row.runner_id)
+        retired = _retire_if_ephemeral(uow, row.runner_id)
     if row.run_id is not None:
         runs.advance(uow, row.run_id, row.run_attempt, now)
+    if row.runner_id is not None and not retired:
+        # Free again: the oldest job it can take is its own at once, and wakes its poll.
+        offer(uow, row.runner_id, now, DEFAULT_WINDOW)
 
 
-def _retire_if_ephemeral(uow: UnitOfWork, runner_id: int) -> None:
+def _retire_if_ephemeral(uow: UnitOfWork, runner_id: int) -> bool:
     runner = jobs.runner_for_claim(uow.conn, runner_id)
-    if runner is not None and runner.ephemeral:
-        runners.delete(uow.conn, runner.scope_id, runner_id)
-        uow.emit(RunnerRemoved(runner_id, runner.session_id))
+    if runner is None or not runner.ephemeral:
+        return runner is None
+    runners.delete(uow.conn, runner.scope_id, runner_id)
+    uow.emit(RunnerRemoved(runner_id, runner.session_id))
+    return True
 
 
 def request_cancel(uow: UnitOfWork, row: Any, now: datetime) -> None:
