@@ -83,7 +83,86 @@ def table(results: dict[str, Any]) -> str:
             f"{a['poll_overhead_p99_ms']:.0f} | {a['failures']} | {a['peak_rss_mib']:.0f} |",
             "",
         ]
+    if "jobs" in results:
+        lines += _jobs_table(results["jobs"])
     return "\n".join(lines)
+
+
+def _jobs_table(by_db: dict[str, Any]) -> list[str]:
+    names = list(by_db)
+    head = "| | " + " | ".join(names) + " |"
+    rule = "|---|" + "---|" * len(names)
+    first = next(iter(by_db.values()))
+    lat = first["latency"]
+    lines = [
+        f"**Jobs: dispatch → started** — `POST .../dispatches` of a one-job no-op workflow, "
+        f"one at a time, until a pending long poll of one of {lat['agents']} idle agents "
+        f"answers with the job",
+        "",
+        head,
+        rule,
+    ]
+    rows = (
+        ("dispatches started", lambda d: f"{d['started']}/{d['dispatches']}"),
+        ("p50 ms", lambda d: f"{d['p50_ms']:.1f}"),
+        ("p99 ms", lambda d: f"{d['p99_ms']:.1f}"),
+        ("max ms", lambda d: f"{d['max_ms']:.1f}"),
+        ("dispatch response p50 ms", lambda d: f"{d['dispatch_response_p50_ms']:.1f}"),
+        ("failures", lambda d: str(d["failures"])),
+    )
+    for label, cell in rows:
+        lines.append(
+            f"| {label} | " + " | ".join(cell(d["latency"]) for d in by_db.values()) + " |"
+        )
+    tp = first["throughput"]
+    lines += [
+        "",
+        f"**Jobs: throughput** — {tp['dispatches']} dispatches of a {tp['matrix']}-job matrix "
+        f"of no-op jobs, taken by {tp['agents']} agents (poll → start → complete)",
+        "",
+        head,
+        rule,
+    ]
+    rows = (
+        ("jobs completed (agents)", lambda d: f"{d['agent_completed']:,}"),
+        ("jobs/s", lambda d: f"{d['jobs_per_s']:.0f}" + (" (time limit)" if d["timed_out"] else "")),
+        ("wall s (dispatching s)", lambda d: f"{d['elapsed_s']:.1f} ({d['dispatch_s']:.1f})"),
+        ("jobs in db: status", lambda d: _counts(d["db_status"])),
+        ("runs in db", lambda d: _counts(d["db_runs"])),
+        ("delivered / started twice", lambda d: f"{len(d['delivered_twice'])} / "
+                                                 f"{len(d['started_twice'])}"),
+        ("runners still holding a job", lambda d: str(d["runners_still_holding_a_job"])),
+        ("jobs per agent (min–max)", lambda d: f"{d['idlest_agent']}–{d['busiest_agent']}"),
+        ("failures", lambda d: str(d["failures"])),
+    )  # fmt: skip
+    for label, cell in rows:
+        lines.append(
+            f"| {label} | " + " | ".join(cell(d["throughput"]) for d in by_db.values()) + " |"
+        )
+    lines += [
+        "",
+        "**Runs list** `GET /repos/{o}/{r}/actions/runs?per_page=30` by runs in the repository "
+        "(req/s, p50 ms, p99 ms)",
+        "",
+        head,
+        rule,
+    ]
+    for key in first["runs_list"]:
+        cells = []
+        for d in by_db.values():
+            r = d["runs_list"][key]
+            cells.append(
+                f"**{r:.2f}**" if isinstance(r, float)
+                else f"{r['rps']:.0f}, {r['p50_ms']:.1f}, {r['p99_ms']:.1f}"
+            )  # fmt: skip
+        label = f"{int(key):,} runs" if key.isdigit() else "p99 100,000/100"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
 
 
 def chart(results: dict[str, Any], path: Path) -> None:

@@ -1,6 +1,6 @@
-"""The benchmark: read speed against the Python ceiling and Prism, scale, writes, agents.
+"""The benchmark: read speed against the Python ceiling and Prism, scale, writes, agents, jobs.
 
-    python -m bench.run [--rounds 3] [--seconds 8] [--agents 5000]
+    python -m bench.run [--rounds 3] [--seconds 8] [--agents 5000] [--dispatches 200]
 
 Prints a table, writes bench/results/<date>-<commit>.json and a PNG chart beside it. Every
 load goes to loopback. Rounds are interleaved (every variant once, then again), medians are
@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from bench import agents, servers
+from bench import agents, jobs, servers
 from bench.load import Run, burst, wrk
 from bench.seed import seed_org
 from runnerhub.settings import Settings, normalize_database_url
@@ -236,9 +236,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--agents", type=int, default=5000)
     parser.add_argument("--agent-seconds", type=float, default=75)
-    parser.add_argument("--only", choices=("read", "scale", "writes", "agents"), action="append")
+    parser.add_argument("--dispatches", type=int, default=200, help="jobs: dispatch latency")
+    parser.add_argument(
+        "--job-dispatches", type=int, default=100, help="jobs: dispatches of a 100-job matrix"
+    )
+    parser.add_argument("--job-seconds", type=float, default=240, help="jobs: throughput limit")
+    parts = ("read", "scale", "writes", "agents", "jobs")
+    parser.add_argument("--only", choices=parts, action="append")
     args = parser.parse_args()
-    only = set(args.only or ("read", "scale", "writes", "agents"))
+    only = set(args.only or parts)
     work = Path(tempfile.mkdtemp(prefix="runnerhub-bench-"))
     sqlite_path = work / "bench.db"
     url = f"sqlite:///{sqlite_path}"
@@ -246,6 +252,7 @@ def main() -> None:
     migrate.upgrade(db)
     results: dict[str, Any] = {"meta": meta(args)}
     print(f"seeding {sum(SCALES) + 30 + 1000} runners ...", flush=True)
+    print(f"(logs in {work})", flush=True)
     read_token = seed_org(db, "acme", 30)
     scale_tokens = (
         {size: seed_org(db, f"scale{size}", size) for size in SCALES} if "scale" in only else {}
@@ -269,6 +276,14 @@ def main() -> None:
     if "agents" in only:
         agents_token = seed_org(db, "agents", 0)
         results["agents"] = bench_agents(url, db, agents_token, args, work)
+    if "jobs" in only:
+        results["jobs"] = {"sqlite": jobs.bench_jobs(url, db, args, work, "sqlite")}
+        pg_url = os.environ.get("RUNNERHUB_PG_URL")
+        if pg_url:
+            pg = Database(normalize_database_url(pg_url))
+            migrate.upgrade(pg)
+            results["jobs"]["postgresql"] = jobs.bench_jobs(pg_url, pg, args, work, "pg")
+            pg.dispose()
     db.dispose()
     report(results)
 

@@ -41,20 +41,39 @@ OFFER_SCAN = 50  # queued jobs a runner looks through for one it can take
 # -- routing
 
 
-def route(uow: UnitOfWork, job_id: int, now: datetime, window: timedelta) -> bool:
-    """Give a newly queued job to an idle runner that can take it, if there is one."""
-    row = jobs.job(uow.conn, job_id)
-    if row is None or row.status != "queued" or _at_max_parallel(uow, row):
-        return False
-    wanted = _labels(row)
-    for scope_id in (row.scope_id, row.org_scope_id, row.enterprise_scope_id):
-        if scope_id is None:
+def route(uow: UnitOfWork, job_ids: Sequence[int], now: datetime, window: timedelta) -> int:
+    """Give newly queued jobs, oldest first, to idle runners that can take them; answers how
+    many were given. The idle runners of each scope are read once for the whole batch (a
+    matrix of a hundred jobs is one batch)."""
+    idle_by_scope: dict[int, list[tuple[Any, set[str]]]] = {}
+    given = 0
+    for job_id in sorted(job_ids):
+        row = jobs.job(uow.conn, job_id)
+        if row is None or row.status != "queued" or _at_max_parallel(uow, row):
             continue
-        idle = jobs.idle_runners(uow.conn, scope_id, now - window)
-        have = labels.of_runners(uow.conn, [r.id for r in idle])
-        for runner in idle:
-            names = {lb.name.lower() for lb in have.get(runner.id, [])}
-            if _fits(row, wanted, names, runner.group_name) and _claim(uow, row.id, runner, now):
+        for scope_id in (row.scope_id, row.org_scope_id, row.enterprise_scope_id):
+            if scope_id is None:
+                continue
+            if scope_id not in idle_by_scope:
+                idle_by_scope[scope_id] = _idle(uow, scope_id, now - window)
+            if _give(uow, row, idle_by_scope[scope_id], now):
+                given += 1
+                break
+    return given
+
+
+def _idle(uow: UnitOfWork, scope_id: int, alive_since: datetime) -> list[tuple[Any, set[str]]]:
+    idle = jobs.idle_runners(uow.conn, scope_id, alive_since)
+    have = labels.of_runners(uow.conn, [r.id for r in idle])
+    return [(r, {lb.name.lower() for lb in have.get(r.id, [])}) for r in idle]
+
+
+def _give(uow: UnitOfWork, row: Any, idle: list[tuple[Any, set[str]]], now: datetime) -> bool:
+    wanted = _labels(row)
+    for index, (runner, names) in enumerate(idle):
+        if _fits(row, wanted, names, runner.group_name):
+            del idle[index]  # taken, or taken by someone else meanwhile: busy either way
+            if _claim(uow, row, runner, now):
                 return True
     return False
 
@@ -69,7 +88,7 @@ def offer(uow: UnitOfWork, runner_id: int, now: datetime, window: timedelta) -> 
     names = {lb.name.lower() for lb in labels.of_runner(uow.conn, runner_id)}
     for row in jobs.queued_for_scope(uow.conn, runner.scope_id, OFFER_SCAN):
         fits = _fits(row, _labels(row), names, runner.group_name)
-        if fits and not _at_max_parallel(uow, row) and _claim(uow, row.id, runner, now):
+        if fits and not _at_max_parallel(uow, row) and _claim(uow, row, runner, now):
             return True
     return False
 
@@ -84,22 +103,23 @@ def _labels(row: Any) -> set[str]:
     return {str(name).lower() for name in json.loads(row.labels)}
 
 
-def _claim(uow: UnitOfWork, job_id: int, runner: Any, now: datetime) -> bool:
-    if not jobs.claim(uow.conn, job_id, runner, now):
+def _claim(uow: UnitOfWork, row: Any, runner: Any, now: datetime) -> bool:
+    steps = json.loads(row.steps)
+    if steps:  # "Set up job" runs from the claim until the agent acknowledges
+        steps[0].update(status="in_progress", started_at=_stamp(now))
+    if not jobs.claim(uow.conn, row.id, runner, now, steps=json.dumps(steps)):
         return False
-    _set_step(uow, job_id, 1, "in_progress", None, now)
-    uow.emit(JobAssigned(job_id, runner.id, runner.session_id))
+    uow.emit(JobAssigned(row.id, runner.id, runner.session_id))
     return True
 
 
 def _at_max_parallel(uow: UnitOfWork, row: Any) -> bool:
     plan = json.loads(row.message or "{}").get("plan", {})
-    limit = plan.get("maxParallel")
-    if not limit or row.run_id is None:
+    limit, total = plan.get("maxParallel"), plan.get("jobTotal")
+    if not limit or row.run_id is None or (total is not None and limit >= total):
         return False
-    siblings = jobs.jobs_of_run(uow.conn, row.run_id, row.run_attempt)
-    running = [j for j in siblings if j.job_key == row.job_key and j.status == "in_progress"]
-    return len(running) >= int(limit)
+    running = jobs.count_running(uow.conn, row.run_id, row.run_attempt, row.job_key)
+    return running >= int(limit)
 
 
 # -- what the agent sees and says
@@ -217,10 +237,17 @@ def finish(
         jobs.release(uow.conn, row.runner_id, row.id)
         retired = _retire_if_ephemeral(uow, row.runner_id)
     if row.run_id is not None:
-        runs.advance(uow, row.run_id, row.run_attempt, now)
+        runs.advance(uow, row.run_id, row.run_attempt, now, freed=_held_back_key(row))
     if row.runner_id is not None and not retired:
         # Free again: the oldest job it can take is its own at once, and wakes its poll.
         offer(uow, row.runner_id, now, DEFAULT_WINDOW)
+
+
+def _held_back_key(row: Any) -> str | None:
+    """The matrix whose jobs max-parallel may be holding back, now that one of them ended."""
+    plan = json.loads(row.message or "{}").get("plan", {})
+    limit, total = plan.get("maxParallel"), plan.get("jobTotal")
+    return row.job_key if limit and total and limit < total else None
 
 
 def _retire_if_ephemeral(uow: UnitOfWork, runner_id: int) -> bool:

@@ -28,11 +28,13 @@ def list_runs(
     total = runs.count(uow.conn, repo.subject_id, filters)
     offset = (page - 1) * per_page
     rows = runs.page(uow.conn, repo.subject_id, filters, per_page, offset) if offset < total else []
-    return RunPage(total, [_run(uow, repo, row) for row in rows])
+    commits = workflows.commits_by_sha(uow.conn, repo.subject_id, list({r.head_sha for r in rows}))
+    return RunPage(total, [_run(row, commits.get(row.head_sha)) for row in rows])
 
 
 def get_run(uow: UnitOfWork, repo: Scope, run_id: int) -> WorkflowRun:
-    return _run(uow, repo, run_row(uow, repo, run_id))
+    row = run_row(uow, repo, run_id)
+    return _run(row, workflows.commit_by_sha(uow.conn, repo.subject_id, row.head_sha))
 
 
 def run_row(uow: UnitOfWork, repo: Scope, run_id: int, *, lock: bool = False) -> Any:
@@ -96,8 +98,7 @@ def _job_and_run(uow: UnitOfWork, repo: Scope, job_id: int) -> tuple[Any, Any]:
     return row, run
 
 
-def _run(uow: UnitOfWork, repo: Scope, row: Any) -> WorkflowRun:
-    commit = workflows.commit_by_sha(uow.conn, repo.subject_id, row.head_sha)
+def _run(row: Any, commit: Any) -> WorkflowRun:
     head = None
     if commit is not None:
         head = Commit(commit.sha, commit.branch, commit.message, commit.created_at, row.actor_login)

@@ -149,14 +149,14 @@ def plan(
         if key in keep:
             continue
         combos = _combinations(job, base)
+        rows = []
         for index, combo in enumerate(combos):
             contexts = {**base, "github": {**github, "job": key}, "matrix": combo,
                         "strategy": _strategy(job, index, len(combos), base)}  # fmt: skip
             row = _job_row(repo, run_id, attempt, parsed, job, contexts, now)
-            jobs.insert_job(
-                uow.conn, scope_id=repo.id, org_scope_id=org_scope,
-                enterprise_scope_id=enterprise_scope, **row,
-            )  # fmt: skip
+            rows.append({"scope_id": repo.id, "org_scope_id": org_scope,
+                         "enterprise_scope_id": enterprise_scope, **row})  # fmt: skip
+        jobs.insert_jobs(uow.conn, rows)
 
 
 def _combinations(job: spec.JobSpec, contexts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -199,7 +199,8 @@ def _job_row(
         "steps": [_step_message(i + 2, s) for i, s in enumerate(job.steps)],
         "outputs": job.outputs, "masks": [],
         "plan": {"needs": list(job.needs), "if": job.if_, "error": error,
-                 "failFast": strategy["fail-fast"], "maxParallel": strategy["max-parallel"]},
+                 "failFast": strategy["fail-fast"], "maxParallel": strategy["max-parallel"],
+                 "jobTotal": strategy["job-total"]},
     }  # fmt: skip
     return {
         "run_id": run_id, "run_attempt": attempt, "job_key": job.key, "name": name[:255],
@@ -259,27 +260,33 @@ def _step_message(number: int, step: spec.StepSpec) -> dict[str, Any]:
 
 
 def advance(uow: UnitOfWork, run_id: int, attempt: int, now: datetime, *,
-            window: timedelta | None = None) -> None:  # fmt: skip
+            window: timedelta | None = None, freed: str | None = None) -> None:  # fmt: skip
     """Decide pending jobs whose needs are done, cancel siblings of a failed fail-fast
-    matrix, route what became queued, and roll the run's status up."""
-    _decide(uow, run_id, attempt, now)
-    _fail_fast(uow, run_id, attempt, now)
-    # Every queued job, not only the new ones: max-parallel may have held some back.
-    for row in jobs.jobs_of_run(uow.conn, run_id, attempt):
-        if row.status == "queued":
-            job_rules.route(uow, row.id, now, window or job_rules.DEFAULT_WINDOW)
+    matrix, route what became queued (and, when `freed` names a matrix held back by
+    max-parallel, its queued jobs), and roll the run's status up."""
+    states = jobs.states(uow.conn, run_id, attempt)
+    queued = _decide(uow, states, now)
+    _fail_fast(uow, states, now)  # reads each job again before cancelling it
+    if freed is not None:
+        queued += [r.id for r in states if r.job_key == freed and r.status == "queued"]
+    if queued:
+        job_rules.route(uow, queued, now, window or job_rules.DEFAULT_WINDOW)
     _roll_up(uow, run_id, attempt, now)
 
 
-def _decide(uow: UnitOfWork, run_id: int, attempt: int, now: datetime) -> None:
+def _decide(uow: UnitOfWork, states: list[Any], now: datetime) -> list[int]:
+    """Pending jobs whose needs have all completed: queued, or skipped by their `if`.
+    Answers the ids queued."""
+    queued: list[int] = []
+    rows = list(states)
     decided = True
     while decided:  # a skipped job can decide its own dependants
         decided = False
-        rows = jobs.jobs_of_run(uow.conn, run_id, attempt)
         by_key: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
             by_key[row.job_key].append(row)
-        for row in rows:
+        plain: list[int] = []
+        for index, row in enumerate(rows):
             if row.status != "pending":
                 continue
             message = json.loads(row.message)
@@ -287,12 +294,21 @@ def _decide(uow: UnitOfWork, run_id: int, attempt: int, now: datetime) -> None:
             if any(r.status != "completed" for key in needs for r in by_key.get(key, [])):
                 continue
             decided = True
-            if _should_run(message, needs, by_key):
+            if not needs and message["plan"]["if"] is None:
+                plain.append(row.id)  # nothing to decide: queued as it is
+                rows[index] = row._replace(status="queued")
+            elif _should_run(message, needs, by_key):
                 message["contexts"]["needs"] = _needs_context(needs, by_key)
                 jobs.update_job(uow.conn, row.id, status="queued", message=json.dumps(message))
+                queued.append(row.id)
+                rows[index] = row._replace(status="queued")
             else:
                 jobs.update_job(uow.conn, row.id, status="completed", conclusion="skipped",
                                 completed_at=now, steps="[]")  # fmt: skip
+                rows[index] = row._replace(status="completed", conclusion="skipped")
+        jobs.set_status(uow.conn, plain, "queued")
+        queued += plain
+    return queued
 
 
 def _should_run(message: dict[str, Any], needs: list[str], by_key: dict[str, list[Any]]) -> bool:
@@ -334,32 +350,32 @@ def _needs_context(needs: list[str], by_key: dict[str, list[Any]]) -> dict[str, 
     return context
 
 
-def _fail_fast(uow: UnitOfWork, run_id: int, attempt: int, now: datetime) -> None:
-    rows = jobs.jobs_of_run(uow.conn, run_id, attempt)
-    failed = {r.job_key for r in rows if r.conclusion == "failure" and _fails_fast(r)}
-    for row in rows:
-        if row.job_key in failed and row.status != "completed":
-            job_rules.request_cancel(uow, row, now)
-
-
-def _fails_fast(row: Any) -> bool:
-    message = json.loads(row.message or "{}")
-    return bool(message.get("plan", {}).get("failFast")) and row.matrix not in (None, "{}")
+def _fail_fast(uow: UnitOfWork, states: list[Any], now: datetime) -> None:
+    failed = [r for r in states if r.conclusion == "failure" and r.matrix not in (None, "{}")]
+    if not failed:
+        return
+    messages = jobs.messages(uow.conn, [r.id for r in failed])
+    keys = {r.job_key for r in failed if json.loads(messages[r.id] or "{}")["plan"]["failFast"]}
+    for row in states:
+        if row.job_key in keys and row.status != "completed":
+            current = jobs.job(uow.conn, row.id)
+            if current is not None and current.status != "completed":
+                job_rules.request_cancel(uow, current, now)
 
 
 def _roll_up(uow: UnitOfWork, run_id: int, attempt: int, now: datetime) -> None:
-    rows = jobs.jobs_of_run(uow.conn, run_id, attempt)
+    counts = jobs.count_by_status(uow.conn, run_id, attempt)
     run_row = runs.run_by_id(uow.conn, run_id)
     if run_row is None or run_row.run_attempt != attempt:
         return
-    if rows and all(r.status == "completed" for r in rows):
+    if not counts:
+        runs.update_run(uow.conn, run_id, status="completed", conclusion="success", updated_at=now)
+    elif set(counts) == {"completed"}:
+        rows = jobs.jobs_of_run(uow.conn, run_id, attempt)  # once per run: its end
         runs.update_run(uow.conn, run_id, status="completed", conclusion=_conclusion(rows),
                         updated_at=now)  # fmt: skip
-    elif any(r.status in ("in_progress", "completed") for r in rows):
-        if run_row.status != "in_progress":
-            runs.update_run(uow.conn, run_id, status="in_progress", updated_at=now)
-    elif not rows:
-        runs.update_run(uow.conn, run_id, status="completed", conclusion="success", updated_at=now)
+    elif ("in_progress" in counts or "completed" in counts) and run_row.status != "in_progress":
+        runs.update_run(uow.conn, run_id, status="in_progress", updated_at=now)
 
 
 def _conclusion(rows: list[Any]) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from runnerhub.storage.dialect import insert_ignoring_conflicts
@@ -82,7 +82,7 @@ def runner_for_claim(conn: Connection, runner_id: int) -> AnyRow | None:
     return conn.execute(query).first()
 
 
-def claim(conn: Connection, job_id: int, runner: AnyRow, now: datetime) -> bool:
+def claim(conn: Connection, job_id: int, runner: AnyRow, now: datetime, *, steps: str) -> bool:
     """Give a queued job to an idle runner: both guarded, so that under any concurrency a
     job goes to one runner and a runner takes one job."""
     took_runner = conn.execute(
@@ -98,7 +98,7 @@ def claim(conn: Connection, job_id: int, runner: AnyRow, now: datetime) -> bool:
         .values(
             status="in_progress", runner_id=runner.id, runner_name=runner.name,
             runner_group_id=runner.group_number, runner_group_name=runner.group_name,
-            started_at=now, acknowledged=False,
+            started_at=now, acknowledged=False, steps=steps,
         )
     )  # fmt: skip
     if took_job.rowcount != 1:
@@ -189,3 +189,48 @@ def count_by_status(conn: Connection, run_id: int, attempt: int) -> dict[str, in
 
 def delete_jobs_of_run(conn: Connection, run_id: int) -> None:
     conn.execute(delete(jobs).where(jobs.c.run_id == run_id))
+
+
+def count_running(conn: Connection, run_id: int, attempt: int, job_key: str) -> int:
+    query = select(func.count()).where(
+        jobs.c.run_id == run_id, jobs.c.run_attempt == attempt, jobs.c.job_key == job_key,
+        jobs.c.status == "in_progress",
+    )  # fmt: skip
+    return int(conn.execute(query).scalar_one())
+
+
+class JobState(NamedTuple):
+    id: int
+    job_key: str
+    status: str
+    conclusion: str | None
+    outputs: str
+    matrix: str | None
+    message: str | None  # only while pending
+
+
+def states(conn: Connection, run_id: int, attempt: int) -> list[JobState]:
+    """The run's jobs without their messages, except where deciding needs one (pending)."""
+    message = case((jobs.c.status == "pending", jobs.c.message), else_=None).label("message")
+    query = select(
+        jobs.c.id, jobs.c.job_key, jobs.c.status, jobs.c.conclusion, jobs.c.outputs,
+        jobs.c.matrix, message,
+    ).where(jobs.c.run_id == run_id, jobs.c.run_attempt == attempt).order_by(jobs.c.id)
+    return [JobState(*row) for row in conn.execute(query)]
+
+
+def messages(conn: Connection, job_ids: Sequence[int]) -> dict[int, str]:
+    if not job_ids:
+        return {}
+    query = select(jobs.c.id, jobs.c.message).where(jobs.c.id.in_(list(job_ids)))
+    return {int(i): m for i, m in conn.execute(query)}
+
+
+def set_status(conn: Connection, job_ids: Sequence[int], status: str) -> None:
+    if job_ids:
+        conn.execute(update(jobs).where(jobs.c.id.in_(list(job_ids))).values(status=status))
+
+
+def insert_jobs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(jobs.insert(), list(rows))

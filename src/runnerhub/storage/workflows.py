@@ -40,6 +40,13 @@ def commit_by_sha(conn: Connection, repo_id: int, sha: str) -> AnyRow | None:
     return conn.execute(query).first()
 
 
+def commits_by_sha(conn: Connection, repo_id: int, shas: list[str]) -> dict[str, AnyRow]:
+    if not shas:
+        return {}
+    query = select(commits).where(commits.c.repo_id == repo_id, commits.c.sha.in_(shas))
+    return {row.sha: row for row in conn.execute(query)}
+
+
 def file(conn: Connection, repo_id: int, path: str) -> AnyRow | None:
     query = select(workflow_files).where(
         workflow_files.c.repo_id == repo_id, workflow_files.c.path == path
