@@ -22,7 +22,7 @@ def list_runners(call: Call) -> Reply:
     found = runners.list_runners(
         call.uow, call.scope, call.clock, name=name, per_page=page.per_page, page=page.page
     )
-    body = {"total_count": found.total_count, "runners": [wire.runner(r) for r in found.runners]}
+    body = {"total_count": found.total_count, "runners": wire.runners(found.runners)}
     reply = Reply(body)
     link = pagination.link_header(call.url, call.query, page, found.total_count)
     if link:

@@ -8,7 +8,21 @@ from typing import Any
 from runnerhub.domain.models import IssuedToken, Label, Runner, RunnerApplication
 
 
-def runner(r: Runner) -> dict[str, Any]:
+def runners(found: list[Runner]) -> list[dict[str, Any]]:
+    """A page of runners. Their labels are shared values (storage/labels.py), so each is
+    rendered once and the same dict reused: orjson writes it wherever it appears."""
+    rendered: dict[int, dict[str, Any]] = {}
+    return [runner(r, rendered) for r in found]
+
+
+def runner(r: Runner, rendered: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    shown = {} if rendered is None else rendered
+    labels = []
+    for lb in r.labels:
+        one = shown.get(id(lb))
+        if one is None:
+            one = shown[id(lb)] = label(lb)
+        labels.append(one)
     body: dict[str, Any] = {
         "id": r.id,
         "name": r.name,
@@ -17,7 +31,7 @@ def runner(r: Runner) -> dict[str, Any]:
         "busy": r.busy,
         "ephemeral": r.ephemeral,
         "runner_group_id": r.runner_group_id,
-        "labels": [label(lb) for lb in r.labels],
+        "labels": labels,
     }
     if r.version is not None:
         body["version"] = r.version

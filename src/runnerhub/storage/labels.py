@@ -48,8 +48,14 @@ def of_runners(conn: Connection, runner_ids: Sequence[int]) -> dict[int, list[La
     links = sql.fetch_all(conn, _LINKS, ids=list(runner_ids))
     label_ids = list({label_id for _, label_id, _ in links})
     names = dict(sql.fetch_all(conn, _NAMES, ids=label_ids)) if label_ids else {}
+    # A page's runners share a handful of labels: each (label, type) is made once and the
+    # same value shared (the API renders it once per page too, see api/wire.py).
+    made: dict[tuple[int, str], Label] = {}
     for runner_id, label_id, type_ in links:
-        found[runner_id].append(Label(label_id, names[label_id], _TYPES[type_]))
+        label = made.get((label_id, type_))
+        if label is None:
+            label = made[label_id, type_] = Label(label_id, names[label_id], _TYPES[type_])
+        found[runner_id].append(label)
     return found
 
 

@@ -31,7 +31,7 @@ def _text(sql: str, dialect: str) -> str:
 
 
 def _params(params: Mapping[str, Any], dialect: str) -> Mapping[str, Any]:
-    if dialect != "sqlite":
+    if dialect != "sqlite" or not any(type(v) is list for v in params.values()):
         return params
     return {k: json.dumps(v) if isinstance(v, list) else v for k, v in params.items()}
 
