@@ -74,7 +74,7 @@ def delete_content(call: Call) -> Reply:
 def list_workflows(call: Call) -> Reply:
     page = pagination.parse(call.query)
     found = workflows.list_workflows(call.uow, call.scope)
-    shown = found[(page.page - 1) * page.per_page : page.page * page.per_page]
+    shown = list(page.of(found))
     body = wire_actions.workflows(shown, len(found), _site(call))
     return _paged(call, Reply(body), page, len(found))
 
@@ -193,7 +193,7 @@ def list_jobs_for_run(call: Call) -> Reply:
     found = run_history.run_jobs(
         call.uow, call.scope, call.path["run_id"], latest=which == "latest"
     )
-    shown = found[(page.page - 1) * page.per_page : page.page * page.per_page]
+    shown = list(page.of(found))
     body = wire_actions.jobs(shown, len(found), _site(call))
     return _paged(call, Reply(body), page, len(found))
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from runnerhub.errors import ValidationFailed
+
+T = TypeVar("T")
 
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
@@ -16,6 +19,10 @@ MAX_PER_PAGE = 100
 class PageRequest:
     per_page: int
     page: int
+
+    def of(self, items: Sequence[T]) -> Sequence[T]:
+        """This page of a list held whole (workflows, a run's jobs: short lists)."""
+        return items[(self.page - 1) * self.per_page : self.page * self.per_page]
 
 
 def parse(query: Mapping[str, str]) -> PageRequest:
