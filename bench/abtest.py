@@ -12,12 +12,11 @@ import argparse
 import asyncio
 import os
 import statistics
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.inproc import batch
+from bench.inproc import batch, seeded_app
 
 
 def _database(app: Any) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -69,20 +68,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=15)
     parser.add_argument("--size", type=int, default=300)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="runnerhub-ab-"))
-    url = f"sqlite:///{work / 'db'}"
-    from bench.seed import seed_org
-    from runnerhub.app import create_app
-    from runnerhub.settings import Settings
-    from runnerhub.storage import migrate
-    from runnerhub.storage.database import Database
-
-    db = Database(url)
-    migrate.upgrade(db)
-    token = seed_org(db, "acme", 30)
-    settings = Settings(database_url=url, rate_limit_per_hour=10**9, public_url="http://x")
-    app = create_app(settings, db)
-    os.environ["CEILING_DB"] = str(work / "db")
+    app, token = seeded_app("runnerhub-ab-")
     off, on = VARIANTS[args.variant](app)
 
     async def go() -> None:

@@ -55,12 +55,10 @@ async def batch(app: Any, token: str, n: int) -> float:
     return (time.thread_time() - started) / n * 1e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--profile", action="store_true")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="runnerhub-inproc-"))
+def seeded_app(prefix: str) -> tuple[Any, str]:
+    """The app on a fresh SQLite database holding org `acme` with 30 runners, and an admin
+    token; the ceiling is pointed at the same database."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     url = f"sqlite:///{work / 'db'}"
     from bench.seed import seed_org
     from runnerhub.app import create_app
@@ -72,8 +70,16 @@ def main() -> None:
     migrate.upgrade(db)
     token = seed_org(db, "acme", 30)
     settings = Settings(database_url=url, rate_limit_per_hour=10**9, public_url="http://x")
-    app = create_app(settings, db)
     os.environ["CEILING_DB"] = str(work / "db")
+    return create_app(settings, db), token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    app, token = seeded_app("runnerhub-inproc-")
     from bench import ceiling
 
     async def go() -> None:
