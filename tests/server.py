@@ -27,6 +27,8 @@ class ServerProcess:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    # --tls-self-signed: the CA file clients trust.
+    ca_file: Path | None = None
 
     def stop(self) -> None:
         self.process.terminate()
@@ -38,8 +40,15 @@ class ServerProcess:
 
 
 def start_server(
-    database_url: str, workdir: Path, *, port: int | None = None, **settings: str
+    database_url: str,
+    workdir: Path,
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    tls: bool = False,
+    **settings: str,
 ) -> ServerProcess:
+    """`tls`: serve https with a certificate made under a CA in `workdir`/tls."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -50,17 +59,23 @@ def start_server(
     }
     env.update({f"RUNNERHUB_{k.upper()}": v for k, v in settings.items()})
     log = workdir / f"server-{port}.log"
-    command = [sys.executable, "-m", "runnerhub.cli.main", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "runnerhub.cli.main", "serve", "--host", host]
+    command += ["--port", str(port)]
+    ca_file = None
+    if tls:
+        command.append("--tls-self-signed")
+        env["RUNNERHUB_DATA_DIR"] = str(workdir)
+        ca_file = workdir / "tls" / "ca.pem"
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://{host}:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()}")
         try:
-            httpx.get(url + "/meta", timeout=1)
-            return ServerProcess(url, process, log)
+            httpx.get(url + "/meta", timeout=1, verify=False)  # noqa: S501 (up yet? tests verify)
+            return ServerProcess(url, process, log, ca_file)
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()

@@ -67,6 +67,9 @@ def test_every_route_is_mounted_at_both_prefixes(tmp_path: Path) -> None:
 
 
 REST = [op for op in all_operations() if not op.permission.agent and not is_own(op.path)]
+# GitHub's, but left out of the filtered descriptions in shared/spec; test_contract checks
+# their bodies against the fields GitHub's schema requires.
+UNFILTERED = {"meta/root"}
 
 
 def test_own_routes_are_runnerhubs() -> None:
@@ -81,7 +84,9 @@ def test_own_routes_are_runnerhubs() -> None:
 
 
 @pytest.mark.parametrize("prefix", ["", GHES_PREFIX])
-@pytest.mark.parametrize("op", REST, ids=lambda op: op.operation_id)
+@pytest.mark.parametrize(
+    "op", [op for op in REST if op.operation_id not in UNFILTERED], ids=lambda op: op.operation_id
+)
 def test_operation_matches_githubs_description(op: object, prefix: str) -> None:
     path = prefix + op.path.replace(":id", "").replace(":path", "")  # type: ignore[attr-defined]
     name = spec_for(path)

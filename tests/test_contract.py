@@ -80,3 +80,60 @@ def test_way_in_endpoints_validate(client: httpx.Client, world: World, prefix: s
     assert body["private"] is True
     checked(client, "GET", f"{prefix}/rate_limit", 200, token)
     checked(client, "GET", f"{prefix}/meta", 200, token)
+
+
+# The `root` schema's required entries (GitHub's description of `GET /`, operation
+# meta/root), which the filtered descriptions in shared/spec leave out.
+ROOT_REQUIRED = [
+    "current_user_url",
+    "current_user_authorizations_html_url",
+    "authorizations_url",
+    "code_search_url",
+    "commit_search_url",
+    "emails_url",
+    "emojis_url",
+    "events_url",
+    "feeds_url",
+    "followers_url",
+    "following_url",
+    "gists_url",
+    "issue_search_url",
+    "issues_url",
+    "keys_url",
+    "label_search_url",
+    "notifications_url",
+    "organization_url",
+    "organization_repositories_url",
+    "organization_teams_url",
+    "public_gists_url",
+    "rate_limit_url",
+    "repository_url",
+    "repository_search_url",
+    "current_user_repositories_url",
+    "starred_url",
+    "starred_gists_url",
+    "user_url",
+    "user_organizations_url",
+    "user_repositories_url",
+    "user_search_url",
+]
+
+
+@pytest.mark.parametrize("prefix", ["", "/api/v3"])
+def test_the_api_index_names_every_url_and_the_tokens_scopes(
+    client: httpx.Client, world: World, prefix: str
+) -> None:
+    token = world.token(world.user(), scopes=("repo", "read:org"))
+    answer = client.get(f"{prefix}/", headers={"Authorization": f"token {token}"})
+    assert answer.status_code == 200
+    assert answer.headers["X-OAuth-Scopes"] == "read:org, repo"
+    body = answer.json()
+    assert sorted(body) == sorted(ROOT_REQUIRED)
+    assert all(isinstance(url, str) for url in body.values())
+    api = f"{client.base_url}".rstrip("/") + prefix
+    assert body["repository_url"] == f"{api}/repos/{{owner}}/{{repo}}"
+    assert body["current_user_url"] == f"{api}/user"
+    assert client.get(body["current_user_url"], headers={"Authorization": f"token {token}"}).json()[
+        "login"
+    ]
+    assert client.get(f"{prefix}/").status_code == 200  # anonymous too, as on GitHub

@@ -22,6 +22,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from runnerhub.errors import UserError
 from runnerhub.settings import Settings
+from runnerhub.tls import Certificate
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -70,7 +71,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def serve(app: ASGIApp, settings: Settings, host: str, port: int) -> None:
+def serve(
+    app: ASGIApp, settings: Settings, host: str, port: int, tls: Certificate | None = None
+) -> None:
     class Protocol(BoundedHttpToolsProtocol):
         header_timeout = settings.header_timeout_seconds
         body_timeout = settings.body_timeout_seconds
@@ -90,6 +93,8 @@ def serve(app: ASGIApp, settings: Settings, host: str, port: int) -> None:
         forwarded_allow_ips=proxies or None,
         # Long polls must not hold a shutdown up: agents reconnect by themselves.
         timeout_graceful_shutdown=2,
+        ssl_certfile=tls.certfile if tls else None,
+        ssl_keyfile=tls.keyfile if tls else None,
     )
 
 
@@ -107,7 +112,7 @@ def trusted_proxies(setting: str) -> list[str]:
     return proxies
 
 
-def public_url(configured: str, host: str, port: int) -> str:
+def public_url(configured: str, host: str, port: int, scheme: str = "http") -> str:
     """RUNNERHUB_PUBLIC_URL, or the address served on when it is unset."""
     if configured:
         return configured.rstrip("/")
@@ -124,7 +129,8 @@ def public_url(configured: str, host: str, port: int) -> str:
         host = "127.0.0.1"
     elif address is not None and address.version == 6:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" if port == default else f"{scheme}://{host}:{port}"
 
 
 def tune_garbage_collector() -> None:

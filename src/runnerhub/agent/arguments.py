@@ -24,8 +24,8 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.jitconfig:
             commands.start_from_jit_config(directory, args.jitconfig)
         max_backoff = float(os.environ.get("RUNNERHUB_AGENT_MAX_BACKOFF", "30"))
-        return commands.run(directory, max_backoff)
-    return commands.remove(directory, args.token, args.local)
+        return commands.run(directory, max_backoff, ca_file=args.ca_file)
+    return commands.remove(directory, args.token, args.local, args.ca_file)
 
 
 def _config_options(args: argparse.Namespace) -> commands.ConfigOptions:
@@ -44,6 +44,7 @@ def _config_options(args: argparse.Namespace) -> commands.ConfigOptions:
         work=args.work,
         ephemeral=args.ephemeral,
         replace=args.replace,
+        ca_file=args.ca_file,
     )
 
 
@@ -54,10 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawTextHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Every command talks to the server: an https one may need its CA.
+    tls = argparse.ArgumentParser(add_help=False)
+    tls.add_argument(
+        "--ca-file",
+        type=Path,
+        default=os.environ.get("RUNNERHUB_AGENT_CA_FILE") or None,
+        help="PEM file of the CA an https server's certificate comes from "
+        "(default: $RUNNERHUB_AGENT_CA_FILE, else the system's CAs or $SSL_CERT_FILE)",
+    )
 
-    config = sub.add_parser("config", help="register this runner with a registration token")
+    config = sub.add_parser(
+        "config", parents=[tls], help="register this runner with a registration token"
+    )
     config.add_argument(
-        "--url", required=True, help="http://HOST:PORT/ORG, /OWNER/REPO or /enterprises/SLUG"
+        "--url",
+        required=True,
+        help="http(s)://HOST:PORT/ORG, /OWNER/REPO or /enterprises/SLUG",
     )
     config.add_argument("--token", required=True, help="a registration token")
     config.add_argument("--name", help="the runner's name (default: the host name)")
@@ -69,10 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--replace", action="store_true", help="take over a runner of this name")
     config.add_argument("--unattended", action="store_true", help="never prompt (it never does)")
 
-    run = sub.add_parser("run", help="go online and stay online until stopped")
+    run = sub.add_parser("run", parents=[tls], help="go online and stay online until stopped")
     run.add_argument("--jitconfig", help="start from an encoded JIT config instead")
 
-    remove = sub.add_parser("remove", help="remove the registration, here and on the server")
+    remove = sub.add_parser(
+        "remove", parents=[tls], help="remove the registration, here and on the server"
+    )
     remove.add_argument("--token", help="a remove token")
     remove.add_argument("--local", action="store_true", help="remove only the local files")
     return parser

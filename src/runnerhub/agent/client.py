@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,9 +41,25 @@ def server_root(runner_url: str) -> str:
 
 
 class Client:
-    def __init__(self, root: str, transport: httpx.BaseTransport | None = None) -> None:
+    """`ca_file`: the CAs an https server's certificate must chain to, instead of the system's
+    (httpx's own default, which SSL_CERT_FILE also replaces)."""
+
+    def __init__(
+        self,
+        root: str,
+        transport: httpx.BaseTransport | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
         headers = {"User-Agent": f"runnerhub-agent/{__version__}"}
-        self.http = httpx.Client(timeout=TIMEOUT, headers=headers, transport=transport)
+        verify: ssl.SSLContext | bool = True
+        if ca_file is not None:
+            try:
+                verify = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as error:
+                raise AgentError(f"cannot read the CA file {ca_file}: {error}") from None
+        self.http = httpx.Client(
+            timeout=TIMEOUT, headers=headers, transport=transport, verify=verify
+        )
         self.root = root.rstrip("/")
 
     def close(self) -> None:

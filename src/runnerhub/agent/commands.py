@@ -37,6 +37,7 @@ class ConfigOptions:
     work: str
     ephemeral: bool
     replace: bool
+    ca_file: Path | None = None
 
 
 def configure(directory: Path, options: ConfigOptions) -> int:
@@ -56,7 +57,7 @@ def configure(directory: Path, options: ConfigOptions) -> int:
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    client = Client(server_root(options.url))
+    client = Client(server_root(options.url), ca_file=options.ca_file)
     try:
         token = client.trade_token(options.url, options.token, "register")
         registered = client.register(
@@ -117,12 +118,13 @@ def run(
     max_backoff: float,
     log_interval: float = 1.0,
     transport: httpx.BaseTransport | None = None,
+    ca_file: Path | None = None,
 ) -> int:
     """Online until stopped, running the jobs the server sends; an ephemeral runner returns
     after its one job. `log_interval`: the least time between two log batches of a job."""
     local = files.read(directory)
     root = server_root(local.github_url)
-    client = Client(root, transport)
+    client = Client(root, transport, ca_file)
     online = Online(client, Access(client, local), Backoff(max_backoff))
     try:
         online.start()
@@ -151,12 +153,14 @@ def take_jobs(agent: Agent) -> None:
             return
 
 
-def remove(directory: Path, token: str | None, local_only: bool) -> int:
+def remove(
+    directory: Path, token: str | None, local_only: bool, ca_file: Path | None = None
+) -> int:
     if not local_only:
         if not token:
             raise AgentError("remove needs --token TOKEN (a remove token), or --local")
         local = files.read(directory)
-        client = Client(server_root(local.github_url))
+        client = Client(server_root(local.github_url), ca_file=ca_file)
         try:
             remote = client.trade_token(local.github_url, token, "remove")
             client.remove(remote, local.github_url, local.agent_id)

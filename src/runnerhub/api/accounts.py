@@ -54,11 +54,17 @@ def get_rate_limit(call: Call) -> Reply:
     return Reply(body, headers=core.headers())
 
 
+def get_root(call: Call) -> Reply:
+    # gh reads the token's scopes from this answer's X-OAuth-Scopes when it logs in.
+    return Reply(wire_accounts.root(call.api_url, call.web_url))
+
+
 def get_meta(call: Call) -> Reply:
     return Reply({"verifiable_password_authentication": False, "installed_version": "runnerhub"})
 
 
 OPERATIONS = (
+    Operation("GET", "/", get_root, PUBLIC, "meta/root"),
     Operation("GET", "/user", get_authenticated_user, AUTHENTICATED, "users/get-authenticated"),
     Operation("GET", "/users/{username}", get_user, PUBLIC, "users/get-by-username"),
     Operation("GET", "/orgs/{org}", get_org, PUBLIC, "orgs/get"),

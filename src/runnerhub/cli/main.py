@@ -9,11 +9,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from runnerhub import tls
 from runnerhub.cli.durations import parse_duration
 from runnerhub.domain import accounts, contents
 from runnerhub.errors import UserError
@@ -50,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="apply pending migrations and serve the API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--certfile", type=Path, help="TLS: the server's certificate (PEM)")
+    serve.add_argument("--keyfile", type=Path, help="TLS: its private key (PEM)")
+    serve.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        help="TLS with a certificate made for the names served, under a CA kept in the "
+        "data directory (tls/ca.pem: the file clients trust)",
+    )
     serve.set_defaults(run=run_serve)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(metavar="ACTION")
@@ -176,16 +186,36 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.getLogger("runnerhub").setLevel(logging.INFO)
     settings = Settings()
     serving.trusted_proxies(settings.trusted_proxies)  # refuse a bad list before migrating
-    url = serving.public_url(settings.public_url, args.host, args.port)
+    scheme = "https" if args.tls_self_signed or args.certfile or args.keyfile else "http"
+    url = serving.public_url(settings.public_url, args.host, args.port, scheme)
     settings = settings.model_copy(update={"public_url": url})
+    tls = _certificate(args, settings)
     db = _open_database(settings)
     _upgrade(db)
     app = create_app(settings, db)
     serving.tune_garbage_collector()
     print(f"runnerhub: serving on {args.host}:{args.port} as {url}", file=sys.stderr)
-    serving.serve(app, settings, args.host, args.port)
+    serving.serve(app, settings, args.host, args.port, tls)
     db.dispose()
     return 0
+
+
+def _certificate(args: argparse.Namespace, settings: Settings) -> tls.Certificate | None:
+    """The operator's certificate, or one made for the names served (and how to trust it)."""
+    given = tls.operator_certificate(args.certfile, args.keyfile)
+    if not args.tls_self_signed:
+        return given
+    if given is not None:
+        raise UserError("--tls-self-signed or --certfile/--keyfile, not both")
+    names = tls.served_names(args.host, urlsplit(settings.public_url).hostname)
+    made = tls.self_signed(settings.data_dir / "tls", names, datetime.now(UTC))
+    print(
+        f"runnerhub: TLS certificate for {', '.join(names)}; clients trust it with "
+        f"SSL_CERT_FILE={made.ca_file and made.ca_file.resolve()} "
+        "(curl --cacert FILE, NODE_EXTRA_CA_CERTS=FILE for Node)",
+        file=sys.stderr,
+    )
+    return made
 
 
 def _transaction(
