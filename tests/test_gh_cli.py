@@ -237,7 +237,7 @@ def test_gh_run_cancel_stops_a_running_job(site: Site) -> None:
     repo = site.repo()
     site.put_workflow(repo, "slow.yml", SLOW)
     where = ("-R", f"{site.host}/{repo}")
-    site.gh("workflow", "run", "slow.yml", *where, "--ref", "main")
+    site.gh("workflow", "run", "slow.yml", *where)  # no --ref: gh asks GraphQL for the default
     [run] = eventually(
         lambda: _runs(site, repo, "slow.yml"),
         lambda runs: bool(runs) and runs[0]["status"] == "in_progress",
@@ -296,6 +296,8 @@ def test_gh_auth_login_with_a_hostname(database_url: str, db: Database, tmp_path
         assert login.returncode == 0, login.stderr
         hosts = (home / "gh" / "hosts.yml").read_text()
         assert address in hosts
+        status = _gh(home, server, ("auth", "status"), {}, None)
+        assert f"Logged in to {address} as {admin}" in status.stdout + status.stderr
 
         # Logged in: no token in the environment, gh finds it in its configuration.
         listed = _gh(home, server, ("api", f"/orgs/{org}/actions/runners"),

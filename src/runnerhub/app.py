@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from runnerhub.api import accounts as account_endpoints
-from runnerhub.api import actions, agent_protocol
+from runnerhub.api import actions, agent_protocol, graphql
 from runnerhub.api.incoming import IdConvertor
 from runnerhub.api.operations import (
     GENERAL_DOCS,
@@ -44,7 +44,8 @@ register_url_convertor("id", IdConvertor())
 def all_operations() -> list[Operation]:
     operations = [op for mount in SCOPE_MOUNTS for op in runner_operations(mount)]
     operations += list(actions.OPERATIONS)
-    return operations + list(account_endpoints.OPERATIONS) + list(agent_protocol.OPERATIONS)
+    operations += list(account_endpoints.OPERATIONS) + list(agent_protocol.OPERATIONS)
+    return operations + list(graphql.OPERATIONS)
 
 
 def routes(operations: Iterable[Operation]) -> list[BaseRoute]:
@@ -90,9 +91,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         if db is None:
             database.dispose()
 
-    api = routes(all_operations())
+    operations = all_operations()
+    api = routes(op for op in operations if op.rest)  # at the root and under /api/v3
+    own_paths = routes(op for op in operations if not op.rest)  # GraphQL: /graphql, /api/graphql
     app = Starlette(
-        routes=[Mount(GHES_PREFIX, routes=api), *api],
+        routes=[Mount(GHES_PREFIX, routes=api), *api, *own_paths],
         exception_handlers={HTTPException: not_found},
         lifespan=lifespan,
     )

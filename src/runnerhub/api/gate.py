@@ -74,7 +74,7 @@ def gate(
             raise NotFound()
         authorize(uow.conn, passed.principal, passed.scope, permission)
     elif permission.access is Access.USER:
-        require_user(passed.principal)
+        require_user(passed.principal, permission.anonymous_message)
     return passed
 
 

@@ -131,10 +131,14 @@ class Operation:
     needs_runner_key: bool = False  # made off the event loop, after a permission preflight
     rate_limited: bool = True
     records: bool = False  # a GET that writes (the agent's heartbeat poll)
+    reads_only: bool = False  # a POST that only reads (GraphQL: queries, no mutations)
+    # GitHub's REST API, served at / and /api/v3 and checked against GitHub's OpenAPI
+    # descriptions; False for GraphQL, served at its own two paths only.
+    rest: bool = True
 
     @property
     def writes(self) -> bool:
-        return self.records or self.method != "GET"
+        return self.records or (self.method != "GET" and not self.reads_only)
 
 
 def endpoint(operation: Operation) -> Callable[[Request], Any]:

@@ -70,9 +70,12 @@ class Encoded:
 
 
 def error_reply(error: RunnerhubError, docs_url: str) -> Reply:
+    # REST points at the endpoint's docs for what the endpoint decides (404, 409, 422) and
+    # at the REST docs for the rest; GraphQL's errors all point at GraphQL's docs.
+    specific = error.status in (404, 409, 422) or not docs_url.startswith(GENERAL_DOCS)
     body: dict[str, Any] = {
         "message": error.message,
-        "documentation_url": docs_url if error.status in (404, 409, 422) else GENERAL_DOCS,
+        "documentation_url": docs_url if specific else GENERAL_DOCS,
         "status": str(error.status),
     }
     if error.errors is not None:

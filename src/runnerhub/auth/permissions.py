@@ -77,6 +77,7 @@ class Permission:
     role: str = "admin"  # the least role the scope must give the caller
     # Readable by anyone who can see the scope, token or not (a public repository's runs).
     public: bool = False
+    anonymous_message: str = REQUIRES_AUTHENTICATION  # the 401 for a call without a token
 
     @property
     def agent(self) -> bool:
@@ -102,6 +103,17 @@ PUBLIC = Permission("public", Access.PUBLIC)
 AUTHENTICATED = Permission("authenticated", Access.USER)
 RUNNERS_READ = Permission("runners:read", Access.SCOPE, Level.READ, RUNNER_ADMINISTRATION)
 RUNNERS_WRITE = Permission("runners:write", Access.SCOPE, Level.WRITE, RUNNER_ADMINISTRATION)
+# Runner groups: organizations and enterprises only, with the runner endpoints' grants
+# (GitHub documents `admin:org` / "Self-hosted runners" and `manage_runners:enterprise`).
+RUNNER_GROUP_ADMINISTRATION = {
+    kind: RUNNER_ADMINISTRATION[kind] for kind in (ScopeKind.ORGANIZATION, ScopeKind.ENTERPRISE)
+}
+RUNNER_GROUPS_READ = Permission(
+    "runner-groups:read", Access.SCOPE, Level.READ, RUNNER_GROUP_ADMINISTRATION
+)
+RUNNER_GROUPS_WRITE = Permission(
+    "runner-groups:write", Access.SCOPE, Level.WRITE, RUNNER_GROUP_ADMINISTRATION
+)
 # Workflows, runs and jobs; workflow files through the contents API.
 ACTIONS = {ScopeKind.REPOSITORY: Requirement(("repo",), "actions")}
 CONTENTS = {ScopeKind.REPOSITORY: Requirement(("repo",), "contents")}
@@ -109,14 +121,18 @@ ACTIONS_READ = Permission("actions:read", Access.SCOPE, Level.READ, ACTIONS, "re
 ACTIONS_WRITE = Permission("actions:write", Access.SCOPE, Level.WRITE, ACTIONS, "write")
 CONTENTS_READ = Permission("contents:read", Access.SCOPE, Level.READ, CONTENTS, "read", public=True)
 CONTENTS_WRITE = Permission("contents:write", Access.SCOPE, Level.WRITE, CONTENTS, "write")
+# GitHub's GraphQL API: any valid token; each field decides what the caller may see.
+GRAPHQL = Permission(
+    "graphql", Access.USER, anonymous_message="This endpoint requires you to be authenticated."
+)
 RUNNER_TOKEN = Permission("runner:token", Access.RUNNER_TOKEN)
 RUNNER_CREDENTIALS = Permission("runner:credentials", Access.RUNNER_CREDENTIALS)
 RUNNER_SESSION = Permission("runner:session", Access.RUNNER_SESSION)
 
 
-def require_user(principal: Principal | None) -> Principal:
+def require_user(principal: Principal | None, message: str = REQUIRES_AUTHENTICATION) -> Principal:
     if principal is None:
-        raise Unauthorized(REQUIRES_AUTHENTICATION, failed_login=False)
+        raise Unauthorized(message, failed_login=False)
     return principal
 
 
