@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from runnerhub.api import accounts as account_endpoints
-from runnerhub.api import actions, agent_protocol, graphql
+from runnerhub.api import actions, agent_protocol, graphql, observability
 from runnerhub.api.incoming import IdConvertor
 from runnerhub.api.operations import (
     GENERAL_DOCS,
@@ -45,7 +45,7 @@ def all_operations() -> list[Operation]:
     operations = [op for mount in SCOPE_MOUNTS for op in runner_operations(mount)]
     operations += list(actions.OPERATIONS)
     operations += list(account_endpoints.OPERATIONS) + list(agent_protocol.OPERATIONS)
-    return operations + list(graphql.OPERATIONS)
+    return operations + list(graphql.OPERATIONS) + list(observability.OPERATIONS)
 
 
 def routes(operations: Iterable[Operation]) -> list[BaseRoute]:
@@ -93,7 +93,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     operations = all_operations()
     api = routes(op for op in operations if op.rest)  # at the root and under /api/v3
-    own_paths = routes(op for op in operations if not op.rest)  # GraphQL: /graphql, /api/graphql
+    # GraphQL (/graphql, /api/graphql) and the server's own (/metrics, /healthz, /readyz).
+    own_paths = [*routes(op for op in operations if not op.rest), *observability.ROUTES]
     app = Starlette(
         routes=[Mount(GHES_PREFIX, routes=api), *api, *own_paths],
         exception_handlers={HTTPException: not_found},

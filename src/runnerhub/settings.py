@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # not wait on key generation (~40 ms of CPU each). 0 turns the pool off.
     runner_key_pool_size: int = 256
 
+    # /metrics answers anyone by default (bind to loopback or firewall it); true: only a
+    # request with a valid personal access token.
+    metrics_require_token: bool = False
+
     @property
     def long_poll_seconds(self) -> float:
         return min(50.0, self.offline_after_seconds / 2)

@@ -8,8 +8,9 @@ request's parts. It calls one domain function and shapes the answer.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from runnerhub.api import incoming as incoming_request
 from runnerhub.api.gate import Passed, Resolver, count_failed_login, gate
 from runnerhub.api.incoming import Incoming
+from runnerhub.api.metrics import Metrics
 from runnerhub.api.responses import (
     DEFAULT_API_VERSION,
     GENERAL_DOCS,
@@ -56,6 +58,7 @@ class AppState:
     mailboxes: Mailboxes
     catalog: list[RunnerApplication]
     keys: KeyPool
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 @dataclass(slots=True)
@@ -143,6 +146,7 @@ class Operation:
 
 def endpoint(operation: Operation) -> Callable[[Request], Any]:
     async def run(request: Request) -> Response:
+        started = time.perf_counter()
         state: AppState = request.app.state.runnerhub
         incoming = None
         try:
@@ -160,6 +164,7 @@ def endpoint(operation: Operation) -> Callable[[Request], Any]:
         headers = base_headers(incoming.api_version if incoming else DEFAULT_API_VERSION)
         headers.update(incoming.headers if incoming else {})
         headers.update(reply.headers)
+        state.metrics.observe(operation.operation_id, reply.status, time.perf_counter() - started)
         return render(reply, headers)
 
     run.__name__ = operation.operation_id.replace("/", "_").replace("-", "_")

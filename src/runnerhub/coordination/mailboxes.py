@@ -23,6 +23,9 @@ class Mailboxes(Protocol):
     def wake(self, session_id: str) -> None:
         """Answer the session's pending long poll now, if it has one."""
 
+    def __len__(self) -> int:
+        """How many sessions are listening (long polls held)."""
+
 
 class MemoryListener:
     def __init__(self, boxes: MemoryMailboxes, session_id: str, event: asyncio.Event) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 
 from runnerhub.storage.database import Database
 
@@ -22,3 +27,16 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 def is_current(db: Database) -> bool:
     return "alembic_version" in inspect(db.engine).get_table_names()
+
+
+@cache
+def head() -> str | None:
+    """The newest revision this code has (read from the migration scripts once)."""
+    config = Config()
+    config.set_main_option("script_location", "runnerhub.storage:migrations")
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def revision(conn: Connection) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    return MigrationContext.configure(conn).get_current_revision()
