@@ -24,6 +24,7 @@ from runnerhub.api.operations import (
     endpoint,
     render,
 )
+from runnerhub.api.runner_groups import all_runner_group_operations
 from runnerhub.api.runners import runner_operations
 from runnerhub.api.scopes import SCOPE_MOUNTS
 from runnerhub.coordination.mailboxes import MemoryMailboxes, WakeOnEvents
@@ -43,7 +44,7 @@ register_url_convertor("id", IdConvertor())
 
 def all_operations() -> list[Operation]:
     operations = [op for mount in SCOPE_MOUNTS for op in runner_operations(mount)]
-    operations += list(actions.OPERATIONS)
+    operations += list(actions.OPERATIONS) + all_runner_group_operations()
     operations += list(account_endpoints.OPERATIONS) + list(agent_protocol.OPERATIONS)
     return operations + list(graphql.OPERATIONS) + list(observability.OPERATIONS)
 

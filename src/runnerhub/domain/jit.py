@@ -11,12 +11,13 @@ import uuid
 from dataclasses import dataclass
 
 from runnerhub.domain import labels as label_rules
+from runnerhub.domain import runner_groups
 from runnerhub.domain.keys import RunnerKey
 from runnerhub.domain.models import Runner
 from runnerhub.domain.runners import Clock, get_runner
 from runnerhub.domain.scopes import Scope
 from runnerhub.domain.text import check_text
-from runnerhub.errors import Conflict, NotFound
+from runnerhub.errors import Conflict
 from runnerhub.runner_config import encode_jit_config
 from runnerhub.storage import limits, runners
 from runnerhub.storage.unit_of_work import UnitOfWork
@@ -50,11 +51,7 @@ def generate_jitconfig(
     taken = Conflict(f"Already exists - A runner with the name {request.name} already exists.")
     if runners.name_taken(uow.conn, scope.id, request.name):
         raise taken
-    group_id = None
-    if limits.is_id(request.runner_group_id):
-        group_id = runners.group_id(uow.conn, scope.id, request.runner_group_id)
-    if group_id is None:
-        raise NotFound()
+    group_id = runner_groups.group_for_new_runner(uow, scope, request.runner_group_id)
     client_id = str(uuid.uuid4())
     try:
         runner_id = _insert(uow, scope, group_id, request, key, client_id, clock)

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from runnerhub.auth.secrets import hash_token
 from runnerhub.domain import labels as label_rules
+from runnerhub.domain import runner_groups, scopes
 from runnerhub.domain import runners as runner_rules
-from runnerhub.domain import scopes
 from runnerhub.domain.events import RunnerRemoved
 from runnerhub.domain.runner_tokens import Purpose
 from runnerhub.domain.scopes import Scope
@@ -86,7 +86,7 @@ def redeem(uow: UnitOfWork, token: str, purpose: Purpose, url: str, now: datetim
 def register(uow: UnitOfWork, scope: Scope, request: Registration, now: datetime) -> Registered:
     check_registration(request)
     conn = uow.conn
-    group_id = agents.group_by_name(conn, scope.id, request.runner_group)
+    group_id = runner_groups.group_named(uow, scope, request.runner_group)
     if group_id is None:
         raise NotFound(f"No runner group named {request.runner_group!r}.")
     client_id = str(uuid.uuid4())

@@ -26,7 +26,14 @@ def new_scope(conn: Connection, kind: ScopeKind) -> int:
     assert scope_id is not None
     conn.execute(
         runner_groups.insert().values(
-            scope_id=scope_id[0], number=1, name="Default", is_default=True, visibility="all"
+            scope_id=scope_id[0],
+            number=1,
+            name="Default",
+            name_lower="default",
+            is_default=True,
+            visibility="all",
+            # GitHub's organization Default allows public repositories; its enterprise one not.
+            allows_public_repositories=kind is not ScopeKind.ENTERPRISE,
         )
     )
     return int(scope_id[0])

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.engine import Connection
 
-from runnerhub.storage.tables import runner_access_tokens, runner_groups, runners
+from runnerhub.storage.tables import runner_access_tokens, runners
 
 AnyRow = Row[*tuple[Any, ...]]
 
@@ -23,16 +23,6 @@ def runner_by_name(conn: Connection, scope_id: int, name: str) -> AnyRow | None:
         runners.c.scope_id == scope_id, runners.c.name_lower == name.lower()
     )
     return conn.execute(query).first()
-
-
-def group_by_name(conn: Connection, scope_id: int, name: str) -> int | None:
-    rows = conn.execute(
-        select(runner_groups.c.id, runner_groups.c.name).where(runner_groups.c.scope_id == scope_id)
-    )
-    for group_id, group_name in rows:
-        if group_name.lower() == name.lower():
-            return int(group_id)
-    return None
 
 
 def reconfigure(

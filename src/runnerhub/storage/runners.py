@@ -80,6 +80,19 @@ def page(
     return [_row(values) for values in rows]
 
 
+_IN_GROUP = _SELECT + _BY_SCOPE + " AND r.group_id = :group" + _PAGE
+
+
+def in_group(
+    conn: Connection, scope_id: int, group_id: int, limit: int, offset: int
+) -> list[RunnerRow]:
+    """One page of a group's runners in id order (index runners(group_id, id))."""
+    rows = sql.fetch_all(
+        conn, _IN_GROUP, scope=scope_id, group=group_id, limit=limit, offset=offset
+    )
+    return [_row(values) for values in rows]
+
+
 def one(conn: Connection, scope_id: int, runner_id: int, *, lock: bool = False) -> RunnerRow | None:
     """The runner, or None. `lock` holds its row until commit, serializing label changes
     on PostgreSQL (SQLite's write transactions are serial already)."""

@@ -146,7 +146,8 @@ api_token_repositories = Table(
     Column("repo_id", Id, ForeignKey("repositories.id"), primary_key=True),
 )
 
-# Group `number` is what the API calls runner_group_id; 1 is every scope's Default group.
+# Group `number` is what the API calls runner_group_id; 1 is every scope's Default group,
+# other groups number from `runner_group_numbers` (migration 0008), one sequence for all.
 runner_groups = Table(
     "runner_groups",
     metadata,
@@ -154,10 +155,41 @@ runner_groups = Table(
     Column("scope_id", Id, ForeignKey("scopes.id"), nullable=False),
     Column("number", BigInteger, nullable=False),
     Column("name", String(255), nullable=False),
+    Column("name_lower", String(255), nullable=False),
     Column("is_default", Boolean, nullable=False, default=False),
-    Column("visibility", String(16), nullable=False, default="all"),
+    Column("visibility", String(16), nullable=False, default="all"),  # all | selected | private
+    Column("allows_public_repositories", Boolean, nullable=False, server_default=false()),
+    Column("restricted_to_workflows", Boolean, nullable=False, server_default=false()),
+    Column("selected_workflows", Text, nullable=False, server_default="[]"),  # JSON
     UniqueConstraint("scope_id", "number"),
+    UniqueConstraint("scope_id", "name_lower"),
     sqlite_autoincrement=True,
+)
+
+# One row per group number handed out: number = id + 2 (1 is Default, 2 GitHub's hosted group).
+runner_group_numbers = Table(
+    "runner_group_numbers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    sqlite_autoincrement=True,
+)
+
+# The repositories an organization group with visibility `selected` serves.
+runner_group_repositories = Table(
+    "runner_group_repositories",
+    metadata,
+    Column("group_id", Id, ForeignKey("runner_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("repo_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "repo_id"),
+)
+
+# The organizations an enterprise group with visibility `selected` is shared with.
+runner_group_organizations = Table(
+    "runner_group_organizations",
+    metadata,
+    Column("group_id", Id, ForeignKey("runner_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "org_id"),
 )
 
 runners = Table(
@@ -183,6 +215,7 @@ runners = Table(
     Column("job_id", Id),
     UniqueConstraint("scope_id", "name_lower"),
     Index(None, "scope_id", "id"),
+    Index(None, "group_id", "id"),
     sqlite_autoincrement=True,
 )
 
