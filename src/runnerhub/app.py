@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from runnerhub.api import accounts as account_endpoints
-from runnerhub.api import actions, agent_protocol, graphql, observability
+from runnerhub.api import actions, agent_protocol, graphql, observability, testing_hooks
 from runnerhub.api.incoming import IdConvertor
 from runnerhub.api.operations import (
     GENERAL_DOCS,
@@ -46,7 +46,8 @@ def all_operations() -> list[Operation]:
     operations = [op for mount in SCOPE_MOUNTS for op in runner_operations(mount)]
     operations += list(actions.OPERATIONS) + all_runner_group_operations()
     operations += list(account_endpoints.OPERATIONS) + list(agent_protocol.OPERATIONS)
-    return operations + list(graphql.OPERATIONS) + list(observability.OPERATIONS)
+    operations += list(graphql.OPERATIONS) + list(observability.OPERATIONS)
+    return operations + list(testing_hooks.OPERATIONS)
 
 
 def routes(operations: Iterable[Operation]) -> list[BaseRoute]:
@@ -72,6 +73,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database(settings.resolved_database_url())
     mailboxes = MemoryMailboxes()
     database.subscribers.append(WakeOnEvents(mailboxes))
+    sweeps = (StaleRunnerSweeper(settings, database), LostJobSweeper(settings, database))
     state = AppState(
         settings,
         database,
@@ -79,10 +81,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         mailboxes,
         runner_catalog(settings),
         KeyPool(settings.runner_key_pool_size),
+        sweeps=sweeps,
     )
-    background = Services(
-        [StaleRunnerSweeper(settings, database), LostJobSweeper(settings, database), state.keys]
-    )
+    background = Services([*sweeps, state.keys])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # request with a valid personal access token.
     metrics_require_token: bool = False
 
+    # A server for tests (runnerhub.testing): POST /_runnerhub/testing/clock moves its clock.
+    # Never in production: anyone with a token could expire every token.
+    testing: bool = False
+
     @property
     def long_poll_seconds(self) -> float:
         return min(50.0, self.offline_after_seconds / 2)

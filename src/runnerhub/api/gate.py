@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from runnerhub import clock
 from runnerhub.api.incoming import Incoming, check_path
 from runnerhub.api.responses import API_VERSIONS
 from runnerhub.auth.authenticate import authenticate
@@ -57,7 +58,7 @@ def gate(
     *,
     spend: bool,
 ) -> Passed:
-    now = datetime.now(UTC)
+    now = clock.now()
     passed = Passed(Clock(now, timedelta(seconds=settings.offline_after_seconds)))
     check_path(incoming.path)
     _authenticate(uow, settings, limiter, permission, incoming, passed)

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
@@ -19,6 +18,7 @@ from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runnerhub import clock
 from runnerhub.api import incoming as incoming_request
 from runnerhub.api.gate import Passed, Resolver, count_failed_login, gate
 from runnerhub.api.incoming import Incoming
@@ -43,6 +43,7 @@ from runnerhub.domain.runners import Clock
 from runnerhub.domain.scopes import Scope, ScopeKind
 from runnerhub.errors import RunnerhubError, Unauthorized
 from runnerhub.services.key_pool import KeyPool
+from runnerhub.services.sweeper import Periodic
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
 from runnerhub.storage.unit_of_work import UnitOfWork
@@ -59,6 +60,7 @@ class AppState:
     catalog: list[RunnerApplication]
     keys: KeyPool
     metrics: Metrics = field(default_factory=Metrics)
+    sweeps: tuple[Periodic, ...] = ()  # the background sweeps, for testing_hooks to run
 
 
 @dataclass(slots=True)
@@ -187,7 +189,7 @@ async def _serve(state: AppState, operation: Operation, incoming: Incoming) -> R
         reply = await state.db.run(work, write=operation.writes)
     except RunnerhubError as error:
         if isinstance(error, Unauthorized) and error.failed_login:
-            count_failed_login(state.limiter, state.settings, incoming.client, datetime.now(UTC))
+            count_failed_login(state.limiter, state.settings, incoming.client, clock.now())
         if key is not None:  # refused and rolled back: nobody saw the key, so it can serve again
             state.keys.put_back(key)
         raise

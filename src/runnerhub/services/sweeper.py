@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from runnerhub import clock
 from runnerhub.domain import cleanup, jobs
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
@@ -58,7 +59,7 @@ class StaleRunnerSweeper(Periodic):
         self.ephemeral = timedelta(seconds=settings.remove_offline_ephemeral_after_seconds)
 
     async def sweep(self) -> int:
-        now = datetime.now(UTC)
+        now = clock.now()
         return await self.db.run(
             lambda uow: cleanup.remove_stale_runners(
                 uow, now, offline=self.offline, ephemeral_offline=self.ephemeral
@@ -82,7 +83,7 @@ class LostJobSweeper(Periodic):
         self.window = timedelta(seconds=window)
 
     async def sweep(self) -> int:
-        now = datetime.now(UTC)
+        now = clock.now()
 
         def work(uow: UnitOfWork) -> int:
             return jobs.fail_lost(uow, now, self.window) + jobs.cancel_stale(uow, now)
