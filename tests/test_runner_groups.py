@@ -407,6 +407,19 @@ def test_at_most_10000_runners_per_group(client: httpx.Client, world: World, org
         members, json={"runners": list(range(1, 10_002))}, headers=auth(org.token)
     )
     assert too_many.status_code == 422
+    jit = client.post(
+        f"/orgs/{org.login}/actions/runners/generate-jitconfig",
+        json={"name": "one-too-many", "runner_group_id": made["id"], "labels": ["self-hosted"]},
+        headers=auth(org.token),
+    )
+    assert jit.status_code == 422  # nor by a JIT config
+    assert "10000" in jit.json()["message"]
+    named = client.get(
+        f"/orgs/{org.login}/actions/runners",
+        params={"name": "one-too-many"},
+        headers=auth(org.token),
+    )
+    assert named.json()["total_count"] == 0  # nothing was made
     checked(client, "DELETE", f"{org.base()}/{made['id']}", 204, org.token)
 
 

@@ -104,6 +104,7 @@ def register(uow: UnitOfWork, scope: Scope, request: Registration, now: datetime
         # The agent that held the replaced registration is told it is gone.
         uow.emit(RunnerRemoved(runner_id, existing.session_id))
     else:
+        runner_groups.with_room(uow, group_id)
         runner_id = runners.insert(
             conn, scope_id=scope.id, group_id=group_id, name=request.name, os=request.os,
             ephemeral=request.ephemeral, work_folder=request.work_folder,

@@ -274,13 +274,20 @@ def group_for_new_runner(uow: UnitOfWork, scope: Scope, number: int) -> int:
     row = rows.one(uow.conn, scope.id, number) if limits.is_id(number) else None
     if row is None:
         raise NotFound()
-    return row.id
+    return with_room(uow, row.id)
 
 
 def group_named(uow: UnitOfWork, scope: Scope, name: str) -> int | None:
     """The scope's own group of that name (case-insensitively), or None."""
     row = rows.by_name(uow.conn, scope.id, name)
     return None if row is None else row.id
+
+
+def with_room(uow: UnitOfWork, group_id: int) -> int:
+    """The group, if one more runner may join it (GitHub's 10 000); 422 otherwise."""
+    if rows.holds_at_least(uow.conn, group_id, MAX_RUNNERS):
+        raise ValidationFailed(TOO_MANY)
+    return group_id
 
 
 # -- helpers

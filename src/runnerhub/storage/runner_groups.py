@@ -237,6 +237,15 @@ def organizations_of(conn: Connection, enterprise_id: int, ids: Collection[int])
 # -- runners in groups
 
 
+def holds_at_least(conn: Connection, group_id: int, count: int) -> bool:
+    """Whether the group has `count` runners or more: reads at most that many index entries
+    (index runners(group_id, id)), however large the group."""
+    query = (
+        select(runners.c.id).where(runners.c.group_id == group_id).limit(1).offset(count - 1)
+    )
+    return conn.execute(query).first() is not None
+
+
 def runner_count(conn: Connection, group_id: int) -> int:
     query = select(func.count()).select_from(runners).where(runners.c.group_id == group_id)
     return int(conn.execute(query).scalar_one())
