@@ -642,3 +642,23 @@ def test_githubkit_flow(world: World, org: Org, server: ServerProcess) -> None:
     assert [r.id for r in members.runners] == [runner]
     actions.delete_self_hosted_runner_group_from_org(org.login, int(made.id))
     assert group_of(world, "org", org.login, runner) == 1
+
+
+def test_pygithub_places_a_jit_runner_in_a_group(
+    client: httpx.Client, org: Org, server: ServerProcess
+) -> None:
+    """PyGithub has no runner-group calls of its own: autoscalers on it look the group up
+    over REST (as here) and pass its id to generate-jitconfig."""
+    from github import Auth, Github
+
+    made = create(client, org.base(), org.token)
+    gh = Github(base_url=server.url, auth=Auth.Token(org.token))
+    groups = gh.requester.requestJsonAndCheck("GET", f"/orgs/{org.login}/actions/runner-groups")[1]
+    [found] = [g for g in groups["runner_groups"] if g["name"] == made["name"]]
+    organization = gh.get_organization(org.login)
+    config = organization.create_self_hosted_runner_jitconfig(
+        unique("py"), found["id"], ["self-hosted", "linux"]
+    )
+    assert config.runner.runner_group_id == made["id"]
+    [listed] = [r for r in organization.get_self_hosted_runners() if r.id == config.runner.id]
+    assert listed.runner_group_id == made["id"]
