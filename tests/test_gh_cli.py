@@ -17,8 +17,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +27,7 @@ import httpx
 import pytest
 
 from runnerhub.storage.database import Database
+from runnerhub.testing import eventually
 from tests.agents import RunningAgent, configure, start_agent
 from tests.factories import World
 from tests.helpers import auth
@@ -163,17 +163,6 @@ def site(
         if agent is not None:
             agent.stop()
         server.stop()
-
-
-def eventually(get: Callable[[], T], ok: Callable[[T], bool], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = get()
-        if ok(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: last {value!r}")
-        time.sleep(0.3)
 
 
 def test_gh_api_paginates_the_runners_with_gh_host(site: Site) -> None:

@@ -13,8 +13,7 @@ import json
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +26,7 @@ from github.ContentFile import ContentFile
 from githubkit import GitHub
 
 from runnerhub.storage.database import Database
+from runnerhub.testing import eventually
 from tests.agents import RunningAgent, configure, start_agent
 from tests.factories import World
 from tests.helpers import auth
@@ -101,18 +101,6 @@ def site(
         yield Org(server.url, world, org, token, agent)
     finally:
         agent.stop()
-
-
-def eventually(get: Callable[[], T], ok: Callable[[T], bool], timeout: float, what: str) -> T:
-    """Poll `get` until `ok` holds of its answer; answer that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = get()
-        if ok(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: last {value!r}")
-        time.sleep(0.2)
 
 
 # -- PyGithub
