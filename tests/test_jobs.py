@@ -3,6 +3,7 @@ fail-fast, claims exactly once, lost runners, the queue limit, ephemeral runners
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -278,6 +279,28 @@ def test_a_job_is_claimed_exactly_once_under_concurrency(fleet: Fleet, db: Datab
     assert len(held) == len(set(held)) == 5
     jobs = fleet.jobs(run_id).values()
     assert len({job.runner_id for job in jobs}) == 5
+
+
+def test_a_run_ends_when_its_last_jobs_complete_at_once(fleet: Fleet) -> None:
+    """Each completion reads the run's jobs to roll it up: two in flight together must not
+    each miss the other's (on PostgreSQL the run's row is locked first)."""
+    pair = [fleet.runner(fleet.repo, ("self-hosted", "pair")) for _ in range(2)]
+    for attempt in range(10):
+        run_id = fleet.push(workflow(
+            "  build:\n    runs-on: [self-hosted, pair]\n    strategy:\n      matrix:\n"
+            f"        n: [1, 2]\n    steps:\n      - run: x\n# {attempt}\n"
+        ))  # fmt: skip
+        held = [message["body"]["jobId"] for message in map(fleet.take, pair) if message]
+        together = threading.Barrier(2)
+
+        def complete(runner_id: int, job_id: int, together: threading.Barrier = together) -> None:
+            together.wait()
+            fleet.finish(runner_id, job_id)
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(complete, pair, held))
+        run = fleet.run(run_id)
+        assert (run.status, run.conclusion) == ("completed", "success")
 
 
 def test_an_invalid_workflow_file_gets_a_run_that_fails_at_once(fleet: Fleet) -> None:

@@ -43,21 +43,19 @@ OFFER_SCAN = 50  # queued jobs a runner looks through for one it can take
 
 def route(uow: UnitOfWork, job_ids: Sequence[int], now: datetime, window: timedelta) -> int:
     """Give newly queued jobs, oldest first, to idle runners that can take them; answers how
-    many were given. The idle runners of each scope are read once for the whole batch (a
-    matrix of a hundred jobs is one batch)."""
+    many were given. The jobs are read at once, and the idle runners of each scope once for
+    the whole batch (a matrix of a hundred jobs is one batch)."""
     idle_by_scope: dict[int, list[tuple[Any, set[str]]]] = {}
     given = 0
-    for job_id in sorted(job_ids):
-        row = jobs.job(uow.conn, job_id)
-        if row is None or row.status != "queued" or _at_max_parallel(uow, row):
-            continue
+    for row in jobs.queued(uow.conn, sorted(job_ids)):
         for scope_id in (row.scope_id, row.org_scope_id, row.enterprise_scope_id):
             if scope_id is None:
                 continue
             if scope_id not in idle_by_scope:
                 idle_by_scope[scope_id] = _idle(uow, scope_id, now - window)
-            if _give(uow, row, idle_by_scope[scope_id], now):
-                given += 1
+            outcome = _give(uow, row, idle_by_scope[scope_id], now)
+            if outcome is not None:  # given, or held back: either way not by another scope
+                given += outcome
                 break
     return given
 
@@ -68,14 +66,31 @@ def _idle(uow: UnitOfWork, scope_id: int, alive_since: datetime) -> list[tuple[A
     return [(r, {lb.name.lower() for lb in have.get(r.id, [])}) for r in idle]
 
 
-def _give(uow: UnitOfWork, row: Any, idle: list[tuple[Any, set[str]]], now: datetime) -> bool:
+def _give(
+    uow: UnitOfWork, row: jobs.Candidate, idle: list[tuple[Any, set[str]]], now: datetime
+) -> bool | None:
+    """Give the job to the first runner of `idle` that fits: True if given, False if held
+    back by max-parallel (or gone), None if no runner here could take it."""
     wanted = _labels(row)
+    details = None
+    while (index := _first_fitting(row, wanted, idle)) is not None:
+        if details is None:  # read once a runner fits: most batches find none idle
+            details = jobs.for_claim(uow.conn, row.id)
+            if details is None or _at_max_parallel(uow, row, details.message):
+                return False
+        runner, _ = idle.pop(index)  # taken, or taken by someone else meanwhile: busy either way
+        if _claim(uow, row, runner, details.steps, now):
+            return True
+    return None
+
+
+def _first_fitting(
+    row: jobs.Candidate, wanted: set[str], idle: list[tuple[Any, set[str]]]
+) -> int | None:
     for index, (runner, names) in enumerate(idle):
         if _fits(row, wanted, names, runner.group_name):
-            del idle[index]  # taken, or taken by someone else meanwhile: busy either way
-            if _claim(uow, row, runner, now):
-                return True
-    return False
+            return index
+    return None
 
 
 def offer(uow: UnitOfWork, runner_id: int, now: datetime, window: timedelta) -> bool:
@@ -87,24 +102,30 @@ def offer(uow: UnitOfWork, runner_id: int, now: datetime, window: timedelta) -> 
         return False
     names = {lb.name.lower() for lb in labels.of_runner(uow.conn, runner_id)}
     for row in jobs.queued_for_scope(uow.conn, runner.scope_id, OFFER_SCAN):
-        fits = _fits(row, _labels(row), names, runner.group_name)
-        if fits and not _at_max_parallel(uow, row) and _claim(uow, row, runner, now):
+        if not _fits(row, _labels(row), names, runner.group_name):
+            continue
+        details = jobs.for_claim(uow.conn, row.id)
+        if details is None or _at_max_parallel(uow, row, details.message):
+            continue
+        if _claim(uow, row, runner, details.steps, now):
             return True
     return False
 
 
-def _fits(row: Any, wanted: set[str], names: set[str], group: str) -> bool:
+def _fits(row: jobs.Candidate, wanted: set[str], names: set[str], group: str) -> bool:
     if row.runner_group and row.runner_group.lower() != group.lower():
         return False
     return wanted <= names
 
 
-def _labels(row: Any) -> set[str]:
+def _labels(row: jobs.Candidate) -> set[str]:
     return {str(name).lower() for name in json.loads(row.labels)}
 
 
-def _claim(uow: UnitOfWork, row: Any, runner: Any, now: datetime) -> bool:
-    steps = json.loads(row.steps)
+def _claim(
+    uow: UnitOfWork, row: jobs.Candidate, runner: Any, steps_json: str, now: datetime
+) -> bool:
+    steps = json.loads(steps_json)
     if steps:  # "Set up job" runs from the claim until the agent acknowledges
         steps[0].update(status="in_progress", started_at=_stamp(now))
     if not jobs.claim(uow.conn, row.id, runner, now, steps=json.dumps(steps)):
@@ -113,8 +134,8 @@ def _claim(uow: UnitOfWork, row: Any, runner: Any, now: datetime) -> bool:
     return True
 
 
-def _at_max_parallel(uow: UnitOfWork, row: Any) -> bool:
-    plan = json.loads(row.message or "{}").get("plan", {})
+def _at_max_parallel(uow: UnitOfWork, row: jobs.Candidate, message: str | None) -> bool:
+    plan = json.loads(message or "{}").get("plan", {})
     limit, total = plan.get("maxParallel"), plan.get("jobTotal")
     if not limit or row.run_id is None or (total is not None and limit >= total):
         return False
@@ -125,9 +146,7 @@ def _at_max_parallel(uow: UnitOfWork, row: Any) -> bool:
 # -- what the agent sees and says
 
 
-def message_for(
-    uow: UnitOfWork, runner_id: int, *, deliver: bool = True
-) -> dict[str, Any] | None:
+def message_for(uow: UnitOfWork, runner_id: int, *, deliver: bool = True) -> dict[str, Any] | None:
     """The message a poll of this runner answers: its new job (until acknowledged), or its
     job's cancellation (once: delivering it is a write; `deliver=False` only looks)."""
     held = jobs.held_by(uow.conn, runner_id)
@@ -150,8 +169,8 @@ def message_for(
 def acknowledge(uow: UnitOfWork, runner_id: int, job_id: int, now: datetime) -> None:
     row = _held(uow, runner_id, job_id)
     if not row.acknowledged:
-        jobs.update_job(uow.conn, job_id, acknowledged=True)
-        _set_step(uow, job_id, 1, "completed", "success", now)
+        steps = _with_step(row.steps, 1, "completed", "success", now)
+        jobs.update_job(uow.conn, job_id, acknowledged=True, steps=steps)
 
 
 def record_logs(
@@ -170,7 +189,8 @@ def record_logs(
             break
         kept.append(line)
     jobs.append_lines(uow.conn, job_id, kept, sum(len(x["text"].encode()) for x in kept))
-    _apply_steps(uow, job_id, steps)
+    if steps:
+        jobs.update_job(uow.conn, job_id, steps=_applied(row.steps, steps))
     return bool(row.cancel_requested)
 
 
@@ -213,7 +233,8 @@ def complete(
         return
     if conclusion not in CONCLUSIONS - {"skipped"}:
         raise ValidationFailed("Invalid request.\n\nconclusion is success, failure or cancelled.")
-    _apply_steps(uow, job_id, steps)
+    if steps:
+        row = row._replace(steps=_applied(row.steps, steps))
     clean = {str(k): str(v) for k, v in (outputs or {}).items()}
     finish(uow, row, conclusion, now, outputs=clean)
 
@@ -222,14 +243,15 @@ def finish(
     uow: UnitOfWork, row: Any, conclusion: str, now: datetime, *,
     outputs: dict[str, str] | None = None, note: str | None = None,
 ) -> None:  # fmt: skip
-    """Complete a job, free its runner (an ephemeral one is removed), and move its run on."""
-    from runnerhub.domain import runs  # runs and jobs advance each other
+    """Complete a job (`row` as read in this transaction), free its runner (an ephemeral one
+    is removed), and move its run on."""
+    from runnerhub.domain import run_progress  # runs and jobs advance each other
 
-    values: dict[str, Any] = {"status": "completed", "conclusion": conclusion, "completed_at": now}
+    values: dict[str, Any] = {"status": "completed", "conclusion": conclusion, "completed_at": now,
+                              "steps": _closed_steps(row, conclusion, now)}  # fmt: skip
     if outputs is not None:
         values["outputs"] = json.dumps(outputs)
     jobs.update_job(uow.conn, row.id, **values)
-    _close_steps(uow, row.id, conclusion, now)
     if note:
         _note(uow, row.id, note, now)
     retired = False
@@ -237,7 +259,7 @@ def finish(
         jobs.release(uow.conn, row.runner_id, row.id)
         retired = _retire_if_ephemeral(uow, row.runner_id)
     if row.run_id is not None:
-        runs.advance(uow, row.run_id, row.run_attempt, now, freed=_held_back_key(row))
+        run_progress.advance(uow, row.run_id, row.run_attempt, now, freed=_held_back_key(row))
     if row.runner_id is not None and not retired:
         # Free again: the oldest job it can take is its own at once, and wakes its poll.
         offer(uow, row.runner_id, now, DEFAULT_WINDOW)
@@ -298,12 +320,9 @@ def _held(uow: UnitOfWork, runner_id: int, job_id: int) -> Any:
 # -- steps and logs
 
 
-def _apply_steps(uow: UnitOfWork, job_id: int, reported: Sequence[dict[str, Any]]) -> None:
-    if not reported:
-        return
-    row = jobs.job(uow.conn, job_id)
-    assert row is not None
-    steps = {s["number"]: s for s in json.loads(row.steps)}
+def _applied(steps_json: str, reported: Sequence[dict[str, Any]]) -> str:
+    """The job's steps with what the runner reported of them ("Set up job" is the server's)."""
+    steps = {s["number"]: s for s in json.loads(steps_json)}
     for step in reported:
         number = step.get("number")
         if not isinstance(number, int) or number not in steps or number == 1:
@@ -317,15 +336,13 @@ def _apply_steps(uow: UnitOfWork, job_id: int, reported: Sequence[dict[str, Any]
         for key, field in (("startedAt", "started_at"), ("completedAt", "completed_at")):
             if isinstance(step.get(key), str):
                 steps[number][field] = step[key]
-    jobs.update_job(uow.conn, job_id, steps=json.dumps(list(steps.values())))
+    return json.dumps(list(steps.values()))
 
 
-def _set_step(
-    uow: UnitOfWork, job_id: int, number: int, status: str, conclusion: str | None, now: datetime
-) -> None:
-    row = jobs.job(uow.conn, job_id)
-    assert row is not None
-    steps = json.loads(row.steps)
+def _with_step(
+    steps_json: str, number: int, status: str, conclusion: str | None, now: datetime
+) -> str:
+    steps = json.loads(steps_json)
     for step in steps:
         if step["number"] == number:
             step["status"] = status
@@ -334,14 +351,12 @@ def _set_step(
             step[key] = _stamp(now)
             if status == "completed" and not step.get("started_at"):
                 step["started_at"] = _stamp(now)
-    jobs.update_job(uow.conn, job_id, steps=json.dumps(steps))
+    return json.dumps(steps)
 
 
-def _close_steps(uow: UnitOfWork, job_id: int, conclusion: str, now: datetime) -> None:
+def _closed_steps(row: jobs.JobRow, conclusion: str, now: datetime) -> str:
     """Steps the runner never finished end with the job: the running one and "Complete job"
     take its conclusion, the rest are skipped. A job no runner started shows no steps."""
-    row = jobs.job(uow.conn, job_id)
-    assert row is not None
     steps = json.loads(row.steps) if row.started_at is not None else []
     for step in steps:
         if step["status"] == "completed":
@@ -350,7 +365,7 @@ def _close_steps(uow: UnitOfWork, job_id: int, conclusion: str, now: datetime) -
         step["status"], step["conclusion"] = "completed", conclusion if ran else "skipped"
         step["started_at"] = step.get("started_at") or _stamp(now)
         step["completed_at"] = _stamp(now)
-    jobs.update_job(uow.conn, job_id, steps=json.dumps(steps))
+    return json.dumps(steps)
 
 
 def _note(uow: UnitOfWork, job_id: int, text: str, now: datetime) -> None:

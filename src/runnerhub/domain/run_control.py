@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from runnerhub.domain import jobs as job_rules
-from runnerhub.domain import runs
+from runnerhub.domain import run_progress, runs
 from runnerhub.domain.run_history import run_row
 from runnerhub.domain.scopes import Scope
 from runnerhub.errors import Conflict
@@ -27,7 +27,7 @@ def cancel(uow: UnitOfWork, repo: Scope, run_id: int, now: datetime) -> None:
     for job in jobs.jobs_of_run(uow.conn, run_id, row.run_attempt):
         if job.status == "in_progress":
             job_rules.request_cancel(uow, job, now)
-    runs.advance(uow, run_id, row.run_attempt, now)
+    run_progress.advance(uow, run_id, row.run_attempt, now)
 
 
 def force_cancel(uow: UnitOfWork, repo: Scope, run_id: int, now: datetime) -> None:
@@ -42,7 +42,7 @@ def force_cancel(uow: UnitOfWork, repo: Scope, run_id: int, now: datetime) -> No
             current = jobs.job(uow.conn, job.id)
             if current is not None and current.status != "completed":
                 job_rules.finish(uow, current, "cancelled", now)
-    runs.advance(uow, run_id, row.run_attempt, now)
+    run_progress.advance(uow, run_id, row.run_attempt, now)
 
 
 def _cancel_waiting(uow: UnitOfWork, run_id: int, attempt: int, now: datetime) -> None:
@@ -75,7 +75,7 @@ def rerun(uow: UnitOfWork, repo: Scope, run_id: int, origin: runs.Origin, now: d
     runs.plan(uow, repo, run_id, row.run_number, attempt, parsed, trigger, now, frozenset(keep))
     for previous in keep.values():
         _copy(uow, previous, attempt)
-    runs.advance(uow, run_id, attempt, now, window=origin.window)
+    run_progress.advance(uow, run_id, attempt, now, window=origin.window)
 
 
 def _succeeded(uow: UnitOfWork, row: Any, parsed: Any) -> dict[str, list[Any]]:

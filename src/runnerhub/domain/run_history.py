@@ -44,9 +44,7 @@ def run_row(uow: UnitOfWork, repo: Scope, run_id: int, *, lock: bool = False) ->
     return row
 
 
-def run_jobs(
-    uow: UnitOfWork, repo: Scope, run_id: int, *, latest: bool = True
-) -> list[Job]:
+def run_jobs(uow: UnitOfWork, repo: Scope, run_id: int, *, latest: bool = True) -> list[Job]:
     """The run's jobs: of its latest attempt (`filter=latest`), or of every attempt."""
     row = run_row(uow, repo, run_id)
     rows = jobs.jobs_of_run(uow.conn, run_id, row.run_attempt if latest else None)

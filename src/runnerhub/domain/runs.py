@@ -1,18 +1,17 @@
-"""Workflow runs: made from a workflow file when it is pushed or dispatched, their jobs
-planned from it, and moved on as jobs finish (needs, fail-fast, the run's conclusion)."""
+"""Workflow runs: made from a workflow file when it is pushed or dispatched, and their jobs
+planned from it (domain/run_progress.py moves them on as jobs finish)."""
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from runnerhub import expressions
-from runnerhub.domain import jobs as job_rules
 from runnerhub.domain import workflow_file as spec
 from runnerhub.domain.models import Commit
+from runnerhub.domain.run_progress import advance
 from runnerhub.domain.scopes import Scope
 from runnerhub.storage import accounts, jobs, runs, workflows
 from runnerhub.storage.unit_of_work import UnitOfWork
@@ -254,139 +253,3 @@ def _step_message(number: int, step: spec.StepSpec) -> dict[str, Any]:
         "if": step.if_, "continueOnError": step.continue_on_error,
         "timeoutMinutes": step.timeout_minutes,
     }  # fmt: skip
-
-
-# -- moving on
-
-
-def advance(uow: UnitOfWork, run_id: int, attempt: int, now: datetime, *,
-            window: timedelta | None = None, freed: str | None = None) -> None:  # fmt: skip
-    """Decide pending jobs whose needs are done, cancel siblings of a failed fail-fast
-    matrix, route what became queued (and, when `freed` names a matrix held back by
-    max-parallel, its queued jobs), and roll the run's status up."""
-    states = jobs.states(uow.conn, run_id, attempt)
-    queued = _decide(uow, states, now)
-    _fail_fast(uow, states, now)  # reads each job again before cancelling it
-    if freed is not None:
-        queued += [r.id for r in states if r.job_key == freed and r.status == "queued"]
-    if queued:
-        job_rules.route(uow, queued, now, window or job_rules.DEFAULT_WINDOW)
-    _roll_up(uow, run_id, attempt, now)
-
-
-def _decide(uow: UnitOfWork, states: list[Any], now: datetime) -> list[int]:
-    """Pending jobs whose needs have all completed: queued, or skipped by their `if`.
-    Answers the ids queued."""
-    queued: list[int] = []
-    rows = list(states)
-    decided = True
-    while decided:  # a skipped job can decide its own dependants
-        decided = False
-        by_key: dict[str, list[Any]] = defaultdict(list)
-        for row in rows:
-            by_key[row.job_key].append(row)
-        plain: list[int] = []
-        for index, row in enumerate(rows):
-            if row.status != "pending":
-                continue
-            message = json.loads(row.message)
-            needs = message["plan"]["needs"]
-            if any(r.status != "completed" for key in needs for r in by_key.get(key, [])):
-                continue
-            decided = True
-            if not needs and message["plan"]["if"] is None:
-                plain.append(row.id)  # nothing to decide: queued as it is
-                rows[index] = row._replace(status="queued")
-            elif _should_run(message, needs, by_key):
-                message["contexts"]["needs"] = _needs_context(needs, by_key)
-                jobs.update_job(uow.conn, row.id, status="queued", message=json.dumps(message))
-                queued.append(row.id)
-                rows[index] = row._replace(status="queued")
-            else:
-                jobs.update_job(uow.conn, row.id, status="completed", conclusion="skipped",
-                                completed_at=now, steps="[]")  # fmt: skip
-                rows[index] = row._replace(status="completed", conclusion="skipped")
-        jobs.set_status(uow.conn, plain, "queued")
-        queued += plain
-    return queued
-
-
-def _should_run(message: dict[str, Any], needs: list[str], by_key: dict[str, list[Any]]) -> bool:
-    plan = message["plan"]
-    if plan.get("error"):
-        return True  # it runs only to fail with the error (see route's caller)
-    results = [_result(by_key.get(key, [])) for key in needs]
-    status = Status.SUCCESS
-    if "failure" in results:
-        status = Status.FAILURE
-    elif "cancelled" in results:
-        status = Status.CANCELLED
-    if plan["if"] is None and "skipped" in results:
-        return False
-    contexts = {**message["contexts"], "needs": _needs_context(needs, by_key)}
-    try:
-        return expressions.condition(plan["if"], contexts, status)
-    except expressions.ExpressionError:
-        return False
-
-
-def _result(rows: list[Any]) -> str:
-    conclusions = {r.conclusion for r in rows}
-    for result in ("failure", "cancelled"):
-        if result in conclusions:
-            return result
-    if conclusions and conclusions <= {"skipped"}:
-        return "skipped"
-    return "success"
-
-
-def _needs_context(needs: list[str], by_key: dict[str, list[Any]]) -> dict[str, Any]:
-    context = {}
-    for key in needs:
-        outputs: dict[str, Any] = {}
-        for row in by_key.get(key, []):
-            outputs.update(json.loads(row.outputs))
-        context[key] = {"result": _result(by_key.get(key, [])), "outputs": outputs}
-    return context
-
-
-def _fail_fast(uow: UnitOfWork, states: list[Any], now: datetime) -> None:
-    failed = [r for r in states if r.conclusion == "failure" and r.matrix not in (None, "{}")]
-    if not failed:
-        return
-    messages = jobs.messages(uow.conn, [r.id for r in failed])
-    keys = {r.job_key for r in failed if json.loads(messages[r.id] or "{}")["plan"]["failFast"]}
-    for row in states:
-        if row.job_key in keys and row.status != "completed":
-            current = jobs.job(uow.conn, row.id)
-            if current is not None and current.status != "completed":
-                job_rules.request_cancel(uow, current, now)
-
-
-def _roll_up(uow: UnitOfWork, run_id: int, attempt: int, now: datetime) -> None:
-    counts = jobs.count_by_status(uow.conn, run_id, attempt)
-    run_row = runs.run_by_id(uow.conn, run_id)
-    if run_row is None or run_row.run_attempt != attempt:
-        return
-    if not counts:
-        runs.update_run(uow.conn, run_id, status="completed", conclusion="success", updated_at=now)
-    elif set(counts) == {"completed"}:
-        rows = jobs.jobs_of_run(uow.conn, run_id, attempt)  # once per run: its end
-        runs.update_run(uow.conn, run_id, status="completed", conclusion=_conclusion(rows),
-                        updated_at=now)  # fmt: skip
-    elif ("in_progress" in counts or "completed" in counts) and run_row.status != "in_progress":
-        runs.update_run(uow.conn, run_id, status="in_progress", updated_at=now)
-
-
-def _conclusion(rows: list[Any]) -> str:
-    counted = [r for r in rows if not _continues_on_error(r)]
-    conclusions = {r.conclusion for r in counted}
-    if "failure" in conclusions:
-        return "failure"
-    if "cancelled" in conclusions:
-        return "cancelled"
-    return "success"
-
-
-def _continues_on_error(row: Any) -> bool:
-    return bool(json.loads(row.message or "{}").get("continueOnError"))

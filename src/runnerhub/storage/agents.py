@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.engine import Connection
 
+from runnerhub.storage import sql
+from runnerhub.storage.dialect import utc
 from runnerhub.storage.tables import runner_access_tokens, runners
 
 AnyRow = Row[*tuple[Any, ...]]
@@ -71,9 +73,27 @@ def insert_access_token(
     )
 
 
-def access_token(conn: Connection, token_hash: str) -> AnyRow | None:
-    query = select(runner_access_tokens).where(runner_access_tokens.c.token_hash == token_hash)
-    return conn.execute(query).first()
+class AccessTokenRow(NamedTuple):
+    token_hash: str
+    runner_id: int
+    expires_at: datetime
+
+
+_RUNNER_BY_HASH = """
+    SELECT token_hash, runner_id, expires_at FROM runner_access_tokens
+    WHERE token_hash = :hash
+"""
+
+
+def access_token(conn: Connection, token_hash: str) -> AccessTokenRow | None:
+    """Read on every call of an agent: hand-written SQL (see storage/sql.py)."""
+    found = sql.fetch_one(conn, _RUNNER_BY_HASH, hash=token_hash)
+    if found is None:
+        return None
+    row = AccessTokenRow(*found)
+    expires_at = utc(row.expires_at)
+    assert expires_at is not None
+    return row._replace(expires_at=expires_at)
 
 
 def purge_access_tokens(conn: Connection, now: datetime) -> None:
@@ -96,18 +116,14 @@ def set_session(
     conn.execute(update(runners).where(runners.c.id == runner_id).values(**values))
 
 
+# Heartbeats are written on every poll and job call: hand-written SQL (see storage/sql.py).
+_HEARTBEAT = "UPDATE runners SET last_seen_at = :now WHERE id = :id AND session_id = :session"
+_TOUCH = "UPDATE runners SET last_seen_at = :now WHERE id = :id AND session_id IS NOT NULL"
+
+
 def heartbeat(conn: Connection, runner_id: int, session_id: str, now: datetime) -> bool:
-    result = conn.execute(
-        update(runners)
-        .where(runners.c.id == runner_id, runners.c.session_id == session_id)
-        .values(last_seen_at=now)
-    )
-    return result.rowcount == 1
+    return sql.execute(conn, _HEARTBEAT, now=now, id=runner_id, session=session_id) == 1
 
 
 def touch(conn: Connection, runner_id: int, now: datetime) -> None:
-    conn.execute(
-        update(runners)
-        .where(runners.c.id == runner_id, runners.c.session_id.is_not(None))
-        .values(last_seen_at=now)
-    )
+    sql.execute(conn, _TOUCH, now=now, id=runner_id)

@@ -76,6 +76,16 @@ def utc(value: object) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def bind_moment(value: datetime, dialect: str) -> Any:
+    """A timestamp for hand-written SQL, stored as `types.UTCDateTime` stores it: naive UTC,
+    which SQLite keeps as SQLAlchemy's text (compared as text, so the same format)."""
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    return naive.strftime(_SQLITE_MOMENT) if dialect == "sqlite" else naive
+
+
+_SQLITE_MOMENT = "%Y-%m-%d %H:%M:%S.%f"  # sqlalchemy.dialects.sqlite.DATETIME's
+
+
 def for_update(conn: Connection, alias: str) -> str:
     """Row locks for hand-written SQL: PostgreSQL takes them; SQLite's write transactions
     are serial already and have no FOR UPDATE."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
+from runnerhub.storage import sql
 from runnerhub.storage.tables import accounts, workflow_runs, workflows
 
 AnyRow = Any  # rows of these tables: read by column name
@@ -38,8 +39,30 @@ def run(conn: Connection, repo_id: int, run_id: int, *, lock: bool = False) -> A
     return conn.execute(query).first()
 
 
-def run_by_id(conn: Connection, run_id: int) -> AnyRow | None:
-    return conn.execute(select(workflow_runs).where(workflow_runs.c.id == run_id)).first()
+class Progress(NamedTuple):
+    run_attempt: int
+    status: str
+
+
+def lock(conn: Connection, run_id: int) -> None:
+    """Hold the run's row until commit. Moving a run on reads its jobs' states: two
+    completions of its last jobs would each miss the other's and leave it in progress.
+    PostgreSQL takes the lock; SQLite's write transactions are serial already.
+
+    NO KEY UPDATE, as an UPDATE of the row takes: it excludes another mover but not the KEY
+    SHARE lock that a transaction updating one of the run's jobs twice holds (the foreign
+    key's check), which FOR UPDATE would wait for, both ways, in two such transactions."""
+    if conn.dialect.name == "postgresql":
+        query = "SELECT id FROM workflow_runs WHERE id = :id FOR NO KEY UPDATE"
+        sql.fetch_one(conn, query, id=run_id)
+
+
+def progress(conn: Connection, run_id: int) -> Progress | None:
+    """What rolling a run's status up reads on every job's completion (hand-written SQL:
+    see storage/jobs.py)."""
+    query = "SELECT run_attempt, status FROM workflow_runs WHERE id = :id"
+    found = sql.fetch_one(conn, query, id=run_id)
+    return None if found is None else Progress(*found)
 
 
 def _filtered(repo_id: int, filters: Mapping[str, Any]) -> Any:
@@ -89,4 +112,3 @@ def update_run(conn: Connection, run_id: int, **values: Any) -> None:
 
 def delete_run(conn: Connection, run_id: int) -> None:
     conn.execute(delete(workflow_runs).where(workflow_runs.c.id == run_id))
-
