@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,8 +35,6 @@ from tests.server import ServerProcess, start_server
 
 GH = shutil.which("gh")
 pytestmark = pytest.mark.skipif(GH is None, reason="the gh CLI is not installed")
-
-T = TypeVar("T")
 
 WORKFLOW = """\
 name: CI

@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -31,8 +31,6 @@ from tests.agents import RunningAgent, configure, start_agent
 from tests.factories import World
 from tests.helpers import auth
 from tests.server import ServerProcess
-
-T = TypeVar("T")
 
 WORKFLOW = ".github/workflows/ci.yml"
 

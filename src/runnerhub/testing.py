@@ -160,6 +160,7 @@ class Runnerhub:
     workdir: Path
     agents: list[Agent] = field(default_factory=list)
     advanced: timedelta = timedelta(0)  # how far advance_clock moved the server's clock
+    clock_token: str | None = None  # a user's token for the clock hook, made when first needed
 
     def now(self) -> datetime:
         """The server's clock."""
@@ -316,11 +317,11 @@ class Runnerhub:
         return datetime.fromisoformat(answer.json()["now"].replace("Z", "+00:00"))
 
     def _clock_token(self) -> str:
-        if not hasattr(self, "_clock"):
+        if self.clock_token is None:
             login = _unique("clock")
             self.db.transact(lambda uow: accounts.create_user(uow, login, datetime.now(UTC)))
-            self._clock = self.token(login, scopes=())  # never expires
-        return self._clock
+            self.clock_token = self.token(login, scopes=())  # never expires
+        return self.clock_token
 
     def stop_agents(self) -> None:
         for agent in self.agents:
