@@ -16,6 +16,7 @@ from runnerhub.domain import jobs as job_rules
 from runnerhub.domain import labels as label_rules
 from runnerhub.domain.scopes import Scope
 from runnerhub.storage import jobs as job_rows
+from runnerhub.storage import runner_groups as group_rows
 from runnerhub.storage import runners
 from runnerhub.storage.database import Database
 from runnerhub.storage.unit_of_work import UnitOfWork
@@ -32,24 +33,29 @@ class Fleet:
         admin = world.user()
         enterprise = world.enterprise(admin)
         org = world.org(admin, enterprise=enterprise)
-        self.repo = world.scope("repo", world.repo(org))
+        self.repo = world.scope("repo", world.repo(org, private=True))
+        self.public_repo = world.scope("repo", world.repo(org))
         self.org = world.scope("org", org)
         self.enterprise = world.scope("enterprise", enterprise)
         user_id = self.db.read(
             lambda c: c.execute(text("SELECT id FROM accounts WHERE login = :l"), {"l": admin})
         ).scalar_one()
         self.origin = runs.Origin(user_id, admin, "http://127.0.0.1", "http://127.0.0.1", WINDOW)
-        self.pushed = False
+        self.pushed: set[tuple[int, str]] = set()
 
     def runner(self, scope: Scope, labels: tuple[str, ...] = ("self-hosted", "linux"), *,
-               ephemeral: bool = False, online: bool = True) -> int:  # fmt: skip
+               ephemeral: bool = False, online: bool = True,
+               group: int | None = None) -> int:  # fmt: skip
+        """A runner of the scope, in `group` (runner_groups.id) or the scope's Default."""
         now = datetime.now(UTC)
 
         def work(uow: UnitOfWork) -> int:
-            group = runners.group_id(uow.conn, scope.id, 1)
-            assert group is not None
+            if group is None:
+                default = runners.group_id(uow.conn, scope.id, 1)
+                assert default is not None
+            in_group = default if group is None else group
             runner_id = runners.insert(
-                uow.conn, scope_id=scope.id, group_id=group, name=unique("r"), os="linux",
+                uow.conn, scope_id=scope.id, group_id=in_group, name=unique("r"), os="linux",
                 ephemeral=ephemeral, work_folder="_work", public_key=None, client_id=None,
                 now=now,
             )  # fmt: skip
@@ -63,29 +69,49 @@ class Fleet:
 
         return self.db.transact(work)
 
-    def push(self, workflow: str) -> int:
-        """Write the fleet's one workflow file: each write is a commit and starts one run."""
+    def push(self, workflow: str, repo: Scope | None = None, file: str = "ci.yml") -> int:
+        """Write a workflow file (of the fleet's private repository unless told): each write
+        is a commit and starts one run."""
         now = datetime.now(UTC)
-        path = ".github/workflows/ci.yml"
+        repo = repo or self.repo
+        path = f".github/workflows/{file}"
 
         def work(uow: UnitOfWork) -> None:
-            current = contents.get_file(uow, self.repo, path) if self.pushed else None
+            current = contents.get_file(uow, repo, path) if (repo.id, path) in self.pushed else None
             sha = current.sha if isinstance(current, contents.ContentFile) else None
             change = contents.FileChange(path, "ci", workflow.encode(), sha, None, self.origin)
-            contents.put_file(uow, self.repo, change, now)
+            contents.put_file(uow, repo, change, now)
 
         self.db.transact(work)
-        self.pushed = True
+        self.pushed.add((repo.id, path))
         page = self.db.transact(
-            lambda uow: run_history.list_runs(uow, self.repo, {}, 1, 1), write=False
+            lambda uow: run_history.list_runs(uow, repo, {}, 1, 1), write=False
         )
         return page.runs[0].id
 
-    def jobs(self, run_id: int) -> dict[str, Any]:
+    def jobs(self, run_id: int, repo: Scope | None = None) -> dict[str, Any]:
         found = self.db.transact(
-            lambda uow: run_history.run_jobs(uow, self.repo, run_id), write=False
+            lambda uow: run_history.run_jobs(uow, repo or self.repo, run_id), write=False
         )
         return {job.name: job for job in found}
+
+    def group(self, scope: Scope, *, visibility: str = "all", public: bool = False,
+              workflows: tuple[str, ...] = (), repos: tuple[Scope, ...] = (),
+              orgs: tuple[Scope, ...] = ()) -> int:  # fmt: skip
+        """A runner group of the scope (runner_groups.id), as the API would make it."""
+
+        def work(uow: UnitOfWork) -> int:
+            row = group_rows.insert(
+                uow.conn, scope.id, name=unique("group"), visibility=visibility,
+                allows_public_repositories=public, restricted_to_workflows=bool(workflows),
+                selected_workflows=workflows,
+            )  # fmt: skip
+            assert row is not None
+            group_rows.set_selected(uow.conn, "repositories", row.id, [r.subject_id for r in repos])
+            group_rows.set_selected(uow.conn, "organizations", row.id, [o.subject_id for o in orgs])
+            return row.id
+
+        return self.db.transact(work)
 
     def run(self, run_id: int) -> Any:
         return self.db.transact(
@@ -149,6 +175,77 @@ def test_routing_prefers_the_repository_then_organization_then_enterprise(fleet:
         run_id = fleet.push(ONE)
         taken.append(fleet.jobs(run_id)["build"].runner_id)
     assert taken == [in_repo, in_org, in_enterprise]
+
+
+# -- routing honours runner groups (domain/group_access.py)
+
+
+def test_a_selected_group_takes_jobs_of_its_repositories_only(fleet: Fleet) -> None:
+    other = fleet.world.scope("repo", fleet.world.repo(fleet.org.name, private=True))
+    group = fleet.group(fleet.org, visibility="selected", repos=(fleet.repo,))
+    runner = fleet.runner(fleet.org, group=group)
+    elsewhere = fleet.push(ONE, other)
+    assert fleet.jobs(elsewhere, other)["build"].status == "queued"
+    assert fleet.take(runner) is None  # offered the queue: nothing it may take
+    mine = fleet.push(ONE)
+    assert fleet.jobs(mine)["build"].runner_id == runner
+    fleet.finish(runner, fleet.jobs(mine)["build"].id)
+    assert fleet.jobs(elsewhere, other)["build"].status == "queued"
+
+    def select_both(uow: UnitOfWork) -> None:
+        group_rows.set_selected(uow.conn, "repositories", group, [fleet.repo.subject_id,
+                                                                  other.subject_id])  # fmt: skip
+
+    fleet.db.transact(select_both)  # the group now serves it: the next offer takes it
+    message = fleet.take(runner)
+    assert message is not None
+    assert message["body"]["jobId"] == fleet.jobs(elsewhere, other)["build"].id
+
+
+def test_public_repositories_only_on_groups_that_allow_them(fleet: Fleet) -> None:
+    closed = fleet.runner(fleet.org, group=fleet.group(fleet.org))
+    private_only = fleet.runner(fleet.org, group=fleet.group(fleet.org, visibility="private",
+                                                             public=True))  # fmt: skip
+    run_id = fleet.push(ONE, fleet.public_repo)
+    assert fleet.jobs(run_id, fleet.public_repo)["build"].status == "queued"
+    open_to_public = fleet.runner(fleet.org, group=fleet.group(fleet.org, public=True))
+    assert fleet.take(open_to_public) is not None
+    assert fleet.jobs(run_id, fleet.public_repo)["build"].runner_id == open_to_public
+    private_run = fleet.push(ONE)  # a private repository: either closed group may take it
+    assert fleet.jobs(private_run)["build"].runner_id in (closed, private_only)
+
+
+def test_the_enterprise_default_group_serves_no_public_repository(fleet: Fleet) -> None:
+    """Enterprise Default allows no public repositories (as GitHub's): a public repository's
+    job waits for a runner of a group that does."""
+    fleet.runner(fleet.enterprise)
+    run_id = fleet.push(ONE, fleet.public_repo)
+    assert fleet.jobs(run_id, fleet.public_repo)["build"].status == "queued"
+    assert fleet.jobs(fleet.push(ONE))["build"].runner_id is not None  # a private one runs
+
+
+def test_enterprise_groups_serve_the_organizations_they_select(fleet: Fleet) -> None:
+    world = fleet.world
+    stranger = world.scope("org", world.org(world.user(), enterprise=fleet.enterprise.name))
+    theirs = fleet.runner(fleet.enterprise, group=fleet.group(
+        fleet.enterprise, visibility="selected", orgs=(stranger,)))  # fmt: skip
+    run_id = fleet.push(ONE)
+    assert fleet.jobs(run_id)["build"].status == "queued"
+    assert fleet.take(theirs) is None
+    ours = fleet.runner(fleet.enterprise, group=fleet.group(
+        fleet.enterprise, visibility="selected", orgs=(fleet.org,)))  # fmt: skip
+    assert fleet.take(ours) is not None
+    assert fleet.jobs(run_id)["build"].runner_id == ours
+
+
+def test_groups_restricted_to_workflows_take_only_those(fleet: Fleet) -> None:
+    listed = f"{fleet.repo.name}/.github/workflows/deploy.yml@refs/heads/main"
+    restricted = fleet.runner(fleet.org, group=fleet.group(fleet.org, workflows=(listed,)))
+    ci = fleet.push(ONE)
+    assert fleet.jobs(ci)["build"].status == "queued"
+    deploy = fleet.push(ONE, file="deploy.yml")
+    assert fleet.jobs(deploy)["build"].runner_id == restricted
+    assert fleet.jobs(ci)["build"].status == "queued"
 
 
 def test_labels_nothing_matches_stay_queued_and_cancel_cleanly(fleet: Fleet) -> None:

@@ -5,16 +5,20 @@ membership, the 10 000 limit, concurrent moves, bad input, and the rule routing 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import insert, select
 
-from runnerhub.domain import group_access
+from runnerhub.domain import accounts, group_access
 from runnerhub.domain.group_access import Workflow
 from runnerhub.storage import runner_groups as group_rows
 from runnerhub.storage.tables import runner_groups, runners
+from runnerhub.testing import Runnerhub
+from tests.contract import validate
 from tests.factories import World, unique
 from tests.helpers import auth, checked
 from tests.server import ServerProcess
@@ -662,3 +666,63 @@ def test_pygithub_places_a_jit_runner_in_a_group(
     assert config.runner.runner_group_id == made["id"]
     [listed] = [r for r in organization.get_self_hosted_runners() if r.id == config.runner.id]
     assert listed.runner_group_id == made["id"]
+
+
+# -- routing, end to end: the real server, a real agent
+
+
+GROUP_CI = """name: CI
+on: push
+jobs:
+  deploy:
+    runs-on: [self-hosted, deploy]
+    steps:
+      - run: echo deployed
+"""
+
+
+def _ok(response: httpx.Response, status: int = 200) -> Any:
+    """The body of a response of `status`, valid against GitHub's description."""
+    assert response.status_code == status, response.text
+    path = response.request.url.path
+    body = response.json()
+    validate(path, response.request.method.lower(), status, body)
+    return body
+
+
+def test_jobs_go_only_to_runners_whose_group_serves_the_repository(runnerhub: Runnerhub) -> None:
+    site = runnerhub.seed(private=True)
+    other = replace(site, repo=f"{site.org}/gadgets")
+    runnerhub.db.transact(
+        lambda uow: accounts.create_repo(
+            uow, other.repo, datetime.now(UTC), admin=site.user, private=True
+        )
+    )
+    with site.api() as api:
+        repo_ids = [api.get(f"/repos/{name}").json()["id"] for name in (site.repo, other.repo)]
+        group = _ok(api.post(f"/orgs/{site.org}/actions/runner-groups", json={
+            "name": "deployers", "visibility": "selected", "selected_repository_ids": repo_ids[:1],
+        }), 201)  # fmt: skip
+        runnerhub.start_agent(site, name="deployer", labels=["deploy"])
+        runner = _ok(api.get(f"/orgs/{site.org}/actions/runners", params={"name": "deployer"}))
+        runner_id = runner["runners"][0]["id"]
+        groups = f"/orgs/{site.org}/actions/runner-groups/{group['id']}"
+        assert api.put(f"{groups}/runners/{runner_id}").status_code == 204
+
+        runnerhub.put_workflow(other, "ci.yml", GROUP_CI)  # queued first, for gadgets
+        runnerhub.put_workflow(site, "ci.yml", GROUP_CI)
+        done = runnerhub.wait_for_run(site, status="completed")
+        assert done["conclusion"] == "success"
+        waiting = runnerhub.runs(other)[0]
+        assert waiting["status"] == "queued"  # the idle runner's group does not serve gadgets
+        jobs = _ok(api.get(f"/repos/{other.repo}/actions/runs/{waiting['id']}/jobs"))
+        assert jobs["jobs"][0]["runner_id"] is None
+
+        # Sharing the group with gadgets wakes the idle agent, well before its poll would end.
+        assert api.put(f"{groups}/repositories/{repo_ids[1]}").status_code == 204
+        ran = runnerhub.wait_for_run(other, status="completed", timeout=10)
+        jobs = _ok(api.get(f"/repos/{other.repo}/actions/runs/{ran['id']}/jobs"))
+        assert (jobs["jobs"][0]["runner_name"], jobs["jobs"][0]["runner_group_id"]) == (
+            "deployer",
+            group["id"],
+        )

@@ -12,7 +12,7 @@ serves R:
   (`OWNER/REPO/.github/workflows/FILE@REF`).
 
 `usable_group_ids` answers for every group at once (a set to filter runners by);
-`may_run` for one group.
+`may_run` for one group; `Routing` remembers the answers for a routing pass.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runnerhub.domain.scopes import Scope, ScopeKind
-from runnerhub.storage import accounts
+from runnerhub.storage import accounts, runs
 from runnerhub.storage import runner_groups as rows
 from runnerhub.storage.runner_groups import GroupRow
 from runnerhub.storage.unit_of_work import UnitOfWork
@@ -90,6 +90,32 @@ def may_run(uow: UnitOfWork, repo: Scope, group_id: int, workflow: Workflow | No
     """Whether a job of `repo` (from `workflow`) may run on runners of the group
     (runner_groups.id)."""
     return group_id in usable_group_ids(uow, repo, workflow)
+
+
+class Routing:
+    """Which groups serve the jobs of which run, each asked once in a routing pass
+    (domain/jobs.py): a batch of a hundred jobs of one run reads the groups once."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._usable: dict[tuple[int, int | None], frozenset[int]] = {}
+
+    def serves(self, repo_scope_id: int, run_id: int | None, group_id: int) -> bool:
+        """Whether runners of the group (runner_groups.id) may take a job of the repository
+        (its scope id) from the run."""
+        key = (repo_scope_id, run_id)
+        if key not in self._usable:
+            self._usable[key] = self._ask(repo_scope_id, run_id)
+        return group_id in self._usable[key]
+
+    def _ask(self, repo_scope_id: int, run_id: int | None) -> frozenset[int]:
+        conn = self._uow.conn
+        repo = accounts.repository_scope_of(conn, repo_scope_id)
+        if repo is None:
+            return frozenset()
+        ref = runs.workflow_ref(conn, run_id) if run_id is not None else None
+        workflow = Workflow(*ref) if ref is not None else None
+        return usable_group_ids(self._uow, repo, workflow)
 
 
 def _workflow_allowed(group: GroupRow, repo: Scope, workflow: Workflow | None) -> bool:

@@ -4,7 +4,8 @@
   results, whether it runs at all), then `in_progress` once a runner claims it, then
   `completed`.
 - Routing: a queued job goes to an online, idle runner whose labels hold every `runs-on`
-  label (case-insensitively), looking in the repository, then its organization, then the
+  label (case-insensitively) and whose runner group serves the repository and workflow
+  (domain/group_access.py), looking in the repository, then its organization, then the
   enterprise; an idle runner takes the oldest queued job it can. A claim is two guarded
   updates in one transaction (storage/jobs.claim): one job per runner, one runner per job,
   however many server instances race. The claim wakes the runner's long poll (events).
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from runnerhub.domain.events import JobAssigned, JobCancelRequested, RunnerRemoved
+from runnerhub.domain.group_access import Routing
 from runnerhub.domain.models import Job, JobStep
 from runnerhub.errors import NotFound, ValidationFailed
 from runnerhub.storage import jobs, labels, runners
@@ -46,6 +48,7 @@ def route(uow: UnitOfWork, job_ids: Sequence[int], now: datetime, window: timede
     many were given. The jobs are read at once, and the idle runners of each scope once for
     the whole batch (a matrix of a hundred jobs is one batch)."""
     idle_by_scope: dict[int, list[tuple[Any, set[str]]]] = {}
+    access = Routing(uow)
     given = 0
     for row in jobs.queued(uow.conn, sorted(job_ids)):
         for scope_id in (row.scope_id, row.org_scope_id, row.enterprise_scope_id):
@@ -53,7 +56,7 @@ def route(uow: UnitOfWork, job_ids: Sequence[int], now: datetime, window: timede
                 continue
             if scope_id not in idle_by_scope:
                 idle_by_scope[scope_id] = _idle(uow, scope_id, now - window)
-            outcome = _give(uow, row, idle_by_scope[scope_id], now)
+            outcome = _give(uow, row, idle_by_scope[scope_id], access, now)
             if outcome is not None:  # given, or held back: either way not by another scope
                 given += outcome
                 break
@@ -67,13 +70,14 @@ def _idle(uow: UnitOfWork, scope_id: int, alive_since: datetime) -> list[tuple[A
 
 
 def _give(
-    uow: UnitOfWork, row: jobs.Candidate, idle: list[tuple[Any, set[str]]], now: datetime
-) -> bool | None:
+    uow: UnitOfWork, row: jobs.Candidate, idle: list[tuple[Any, set[str]]], access: Routing,
+    now: datetime,
+) -> bool | None:  # fmt: skip
     """Give the job to the first runner of `idle` that fits: True if given, False if held
     back by max-parallel (or gone), None if no runner here could take it."""
     wanted = _labels(row)
     details = None
-    while (index := _first_fitting(row, wanted, idle)) is not None:
+    while (index := _first_fitting(row, wanted, idle, access)) is not None:
         if details is None:  # read once a runner fits: most batches find none idle
             details = jobs.for_claim(uow.conn, row.id)
             if details is None or _at_max_parallel(uow, row, details.message):
@@ -85,10 +89,10 @@ def _give(
 
 
 def _first_fitting(
-    row: jobs.Candidate, wanted: set[str], idle: list[tuple[Any, set[str]]]
+    row: jobs.Candidate, wanted: set[str], idle: list[tuple[Any, set[str]]], access: Routing
 ) -> int | None:
     for index, (runner, names) in enumerate(idle):
-        if _fits(row, wanted, names, runner.group_name):
+        if _fits(row, wanted, names, runner, access):
             return index
     return None
 
@@ -101,8 +105,9 @@ def offer(uow: UnitOfWork, runner_id: int, now: datetime, window: timedelta) -> 
     if runner.last_seen_at is None or runner.last_seen_at < now - window:
         return False
     names = {lb.name.lower() for lb in labels.of_runner(uow.conn, runner_id)}
+    access = Routing(uow)
     for row in jobs.queued_for_scope(uow.conn, runner.scope_id, OFFER_SCAN):
-        if not _fits(row, _labels(row), names, runner.group_name):
+        if not _fits(row, _labels(row), names, runner, access):
             continue
         details = jobs.for_claim(uow.conn, row.id)
         if details is None or _at_max_parallel(uow, row, details.message):
@@ -112,10 +117,17 @@ def offer(uow: UnitOfWork, runner_id: int, now: datetime, window: timedelta) -> 
     return False
 
 
-def _fits(row: jobs.Candidate, wanted: set[str], names: set[str], group: str) -> bool:
-    if row.runner_group and row.runner_group.lower() != group.lower():
+def _fits(
+    row: jobs.Candidate, wanted: set[str], names: set[str],
+    runner: jobs.IdleRunner | jobs.ClaimRunner, access: Routing,
+) -> bool:  # fmt: skip
+    """The runner has every label the job asks for, is in the group it names (if any), and
+    its group serves the job's repository and workflow."""
+    if not wanted <= names:
         return False
-    return wanted <= names
+    if row.runner_group and row.runner_group.lower() != runner.group_name.lower():
+        return False
+    return runner.group_open or access.serves(row.scope_id, row.run_id, runner.group_id)
 
 
 def _labels(row: jobs.Candidate) -> set[str]:

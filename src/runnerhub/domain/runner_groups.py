@@ -4,7 +4,9 @@
 Every scope has group 1, `Default`: it cannot be deleted or renamed, and runners leave other
 groups for it. An enterprise's groups shared with one of its organizations appear in that
 organization's list, `inherited` and read-only there. Which jobs a group's runners may take
-is decided by `domain/group_access.py`.
+is decided by `domain/group_access.py`; a change that may let a group's idle runners take
+queued jobs they could not take before wakes their agents, whose next poll is offered the
+queue again (domain/jobs.offer).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from runnerhub.domain import profiles
+from runnerhub.domain.events import RunnerChanged
 from runnerhub.domain.group_access import serves
 from runnerhub.domain.models import Runner
 from runnerhub.domain.runners import Clock, present
@@ -146,6 +149,7 @@ def create_group(uow: UnitOfWork, scope: Scope, spec: GroupSpec) -> RunnerGroup:
     if spec.visibility == "selected":
         rows.set_selected(uow.conn, _member_kind(scope), row.id, selected)
     rows.move(uow.conn, scope.id, chosen, row.id)
+    _wake(uow, row.id)
     return _group(scope, row)
 
 
@@ -172,6 +176,7 @@ def update_group(uow: UnitOfWork, scope: Scope, number: int, change: GroupChange
             changes[flag] = getattr(change, flag)
     if not rows.update_group(uow.conn, row.id, **changes):
         raise _name_taken(str(change.name))
+    _wake(uow, row.id)
     return _group(scope, _row(uow, scope, number))
 
 
@@ -180,7 +185,9 @@ def delete_group(uow: UnitOfWork, scope: Scope, number: int) -> None:
     row = _writable(uow, scope, number)
     if row.is_default:
         raise ValidationFailed(CANNOT_DELETE_DEFAULT)
-    rows.delete_group(uow.conn, row, _default(uow, scope).id)
+    default = _default(uow, scope).id
+    rows.delete_group(uow.conn, row, default)
+    _wake(uow, default)
 
 
 # -- who may use a group: repositories (organization groups), organizations (enterprise)
@@ -206,12 +213,14 @@ def list_access(
 def set_access(uow: UnitOfWork, scope: Scope, number: int, ids: tuple[int, ...]) -> None:
     row = _selected_group(uow, scope, number)
     rows.set_selected(uow.conn, _member_kind(scope), row.id, _members_of_scope(uow, scope, ids))
+    _wake(uow, row.id)
 
 
 def add_access(uow: UnitOfWork, scope: Scope, number: int, member: int) -> None:
     row = _selected_group(uow, scope, number)
     _members_of_scope(uow, scope, (member,))
     rows.add_selected(uow.conn, _member_kind(scope), row.id, member)
+    _wake(uow, row.id)
 
 
 def remove_access(uow: UnitOfWork, scope: Scope, number: int, member: int) -> None:
@@ -239,9 +248,11 @@ def set_runners(uow: UnitOfWork, scope: Scope, number: int, runner_ids: tuple[in
     chosen = _runners_of_scope(uow, scope, runner_ids)
     if len(chosen) > MAX_RUNNERS:
         raise ValidationFailed(TOO_MANY)
+    default = _default(uow, scope).id
     if not row.is_default:
-        rows.move_all(uow.conn, row.id, _default(uow, scope).id, keep=chosen)
+        rows.move_all(uow.conn, row.id, default, keep=chosen)
     rows.move(uow.conn, scope.id, chosen, row.id)
+    _wake(uow, row.id, default)
 
 
 def add_runner(uow: UnitOfWork, scope: Scope, number: int, runner_id: int) -> None:
@@ -253,6 +264,7 @@ def add_runner(uow: UnitOfWork, scope: Scope, number: int, runner_id: int) -> No
     if rows.runner_count(uow.conn, row.id) + 1 > MAX_RUNNERS:
         raise ValidationFailed(TOO_MANY)
     rows.move(uow.conn, scope.id, found, row.id)
+    _wake(uow, row.id)
 
 
 def remove_runner(uow: UnitOfWork, scope: Scope, number: int, runner_id: int) -> None:
@@ -260,7 +272,9 @@ def remove_runner(uow: UnitOfWork, scope: Scope, number: int, runner_id: int) ->
     group, or this is the Default group)."""
     row = _writable(uow, scope, number)
     _runners_of_scope(uow, scope, (runner_id,))
-    rows.move_one(uow.conn, runner_id, row.id, _default(uow, scope).id)
+    default = _default(uow, scope).id
+    rows.move_one(uow.conn, runner_id, row.id, default)
+    _wake(uow, default)
 
 
 # -- where new runners go (generate-jitconfig, registration)
@@ -291,6 +305,12 @@ def with_room(uow: UnitOfWork, group_id: int) -> int:
 
 
 # -- helpers
+
+
+def _wake(uow: UnitOfWork, *group_ids: int) -> None:
+    """The groups' online, idle runners may take other jobs now: their agents ask again."""
+    for runner_id, session_id in rows.idle_sessions(uow.conn, group_ids):
+        uow.emit(RunnerChanged(runner_id, session_id))
 
 
 def _own(uow: UnitOfWork, scope: Scope) -> list[RunnerGroup]:

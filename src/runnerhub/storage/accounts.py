@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection
@@ -156,11 +157,12 @@ _ORGANIZATION = """
     SELECT id, login, scope_id, enterprise_id FROM accounts
     WHERE login_lower = :login AND type = 'Organization'
 """
-_REPOSITORY = """
+_REPOSITORY_COLUMNS = """
     SELECT r.id, r.name, r.private, r.scope_id, a.id, a.login, a.type, a.enterprise_id
     FROM repositories r JOIN accounts a ON a.id = r.owner_id
-    WHERE a.login_lower = :owner AND r.name_lower = :name
 """
+_REPOSITORY = _REPOSITORY_COLUMNS + " WHERE a.login_lower = :owner AND r.name_lower = :name"
+_REPOSITORY_OF_SCOPE = _REPOSITORY_COLUMNS + " WHERE r.scope_id = :scope"
 _ORG_ROLE = "SELECT role FROM org_memberships WHERE org_id = :org AND user_id = :user"
 _ENTERPRISE_OWNER = """
     SELECT 1 FROM enterprise_owners WHERE enterprise_id = :enterprise AND user_id = :user
@@ -209,8 +211,16 @@ def organization_scope(conn: Connection, login: str) -> Scope | None:
 
 def repository_scope(conn: Connection, owner: str, name: str) -> Scope | None:
     found = sql.fetch_one(conn, _REPOSITORY, owner=owner.lower(), name=name.lower())
-    if found is None:
-        return None
+    return None if found is None else _repository_scope(found)
+
+
+def repository_scope_of(conn: Connection, scope_id: int) -> Scope | None:
+    """The repository whose scope is `scope_id` (jobs keep the scope, not the names)."""
+    found = sql.fetch_one(conn, _REPOSITORY_OF_SCOPE, scope=scope_id)
+    return None if found is None else _repository_scope(found)
+
+
+def _repository_scope(found: tuple[Any, ...]) -> Scope:
     repo_id, repo_name, private, scope_id, owner_id, owner_login, owner_type, enterprise_id = found
     full_name = f"{owner_login}/{repo_name}"
     return Scope(

@@ -175,21 +175,34 @@ class IdleRunner(NamedTuple):
     ephemeral: bool
     group_number: int
     group_name: str
+    group_id: int  # runner_groups.id
+    group_open: bool  # its group serves every repository of its scope (group_access.py)
 
 
-_IDLE = """
-    SELECT r.id, r.name, r.session_id, r.ephemeral, g.number, g.name
+# The runner's group, as routing needs it: what a claim writes on the job, and whether the
+# group serves every repository that could ask (visibility all, public repositories allowed,
+# any workflow) so that only other groups need domain/group_access.py.
+_GROUP_COLUMNS = """g.number, g.name, g.id,
+    g.visibility, g.allows_public_repositories, g.restricted_to_workflows"""
+_IDLE = f"""
+    SELECT r.id, r.name, r.session_id, r.ephemeral, {_GROUP_COLUMNS}
     FROM runners r JOIN runner_groups g ON g.id = r.group_id
     WHERE r.scope_id = :scope AND r.job_id IS NULL AND r.session_id IS NOT NULL
       AND r.last_seen_at >= :alive_since
     ORDER BY r.id
-"""
+"""  # noqa: S608 (no input in it)
+
+
+def _group(
+    number: int, name: str, group_id: int, visibility: str, public: Any, restricted: Any
+) -> tuple[int, str, int, bool]:
+    return number, name, group_id, visibility == "all" and bool(public) and not restricted
 
 
 def idle_runners(conn: Connection, scope_id: int, alive_since: datetime) -> list[IdleRunner]:
     """Online runners of the scope that hold no job, oldest first."""
     rows = sql.fetch_all(conn, _IDLE, scope=scope_id, alive_since=alive_since)
-    return [IdleRunner(i, n, s, bool(e), g, gn) for i, n, s, e, g, gn in rows]
+    return [IdleRunner(i, n, s, bool(e), *_group(*g)) for i, n, s, e, *g in rows]
 
 
 class ClaimRunner(NamedTuple):
@@ -202,22 +215,24 @@ class ClaimRunner(NamedTuple):
     ephemeral: bool
     group_number: int
     group_name: str
+    group_id: int
+    group_open: bool
 
 
-_CLAIM_RUNNER = """
+_CLAIM_RUNNER = f"""
     SELECT r.id, r.name, r.scope_id, r.session_id, r.job_id, r.last_seen_at, r.ephemeral,
-           g.number, g.name
+           {_GROUP_COLUMNS}
     FROM runners r JOIN runner_groups g ON g.id = r.group_id
     WHERE r.id = :id
-"""
+"""  # noqa: S608 (no input in it)
 
 
 def runner_for_claim(conn: Connection, runner_id: int) -> ClaimRunner | None:
     found = sql.fetch_one(conn, _CLAIM_RUNNER, id=runner_id)
     if found is None:
         return None
-    row = ClaimRunner(*found)
-    return row._replace(last_seen_at=utc(row.last_seen_at), ephemeral=bool(row.ephemeral))
+    i, n, scope, session, job_id, seen, ephemeral, *g = found
+    return ClaimRunner(i, n, scope, session, job_id, utc(seen), bool(ephemeral), *_group(*g))
 
 
 _TAKE_RUNNER = "UPDATE runners SET job_id = :job WHERE id = :runner AND job_id IS NULL"

@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from runnerhub.storage import sql
 from runnerhub.storage.dialect import insert_ignoring_conflicts
 from runnerhub.storage.tables import (
     accounts,
@@ -181,6 +182,18 @@ def selected(conn: Connection, kind: str, group_ids: Collection[int]) -> dict[in
         for group_id, member in conn.execute(query):
             found[int(group_id)].add(int(member))
     return found
+
+
+_IDLE_SESSIONS = """
+    SELECT id, session_id FROM runners
+    WHERE group_id IN_LIST(:groups) AND job_id IS NULL AND session_id IS NOT NULL
+"""
+
+
+def idle_sessions(conn: Connection, group_ids: Collection[int]) -> list[tuple[int, str]]:
+    """(runner id, session id) of the groups' runners with an agent and no job."""
+    found = sql.fetch_all(conn, _IDLE_SESSIONS, groups=list(group_ids))
+    return [(int(runner_id), str(session_id)) for runner_id, session_id in found]
 
 
 def selected_page(

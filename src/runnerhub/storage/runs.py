@@ -57,6 +57,18 @@ def lock(conn: Connection, run_id: int) -> None:
         sql.fetch_one(conn, query, id=run_id)
 
 
+_WORKFLOW_REF = """
+    SELECT w.path, r.head_branch FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id
+    WHERE r.id = :id
+"""
+
+
+def workflow_ref(conn: Connection, run_id: int) -> tuple[str, str] | None:
+    """The run's workflow file and the branch it runs on."""
+    found = sql.fetch_one(conn, _WORKFLOW_REF, id=run_id)
+    return None if found is None else (str(found[0]), str(found[1]))
+
+
 def progress(conn: Connection, run_id: int) -> Progress | None:
     """What rolling a run's status up reads on every job's completion (hand-written SQL:
     see storage/jobs.py)."""
