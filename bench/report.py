@@ -40,23 +40,15 @@ def table(results: dict[str, Any]) -> str:
         )
         lines.append("")
     if "scale" in results:
-        scale = results["scale"]
-        lines += [
-            "**Scale** — the same request with N runners in the organization",
-            "",
-            "| runners | page | req/s | p50 ms | p99 ms |",
-            "|---|---|---|---|---|",
-        ]
-        for key, r in scale.items():
-            if ":" in key:
-                size, page = key.split(":")
-                lines.append(
-                    f"| {int(size):,} | {page} | {r['rps']:.0f} | {r['p50_ms']:.1f} "
-                    f"| {r['p99_ms']:.1f} |"
-                )
-        lines.append("")
-        lines += [f"{k} = **{v:.2f}**" for k, v in scale.items() if ":" not in k]
-        lines.append("")
+        lines += _scale_table(
+            "**Scale** — the same request with N runners in the organization", results["scale"]
+        )
+    if "groups" in results:
+        lines += _scale_table(
+            "**Runner groups** — `GET /orgs/{org}/actions/runner-groups/{id}/runners"
+            "?per_page=30` with N runners in the group",
+            results["groups"],
+        )
     if "writes" in results:
         lines += [
             "**Writes** (req/s, p99 ms)",
@@ -86,6 +78,21 @@ def table(results: dict[str, Any]) -> str:
     if "jobs" in results:
         lines += _jobs_table(results["jobs"])
     return "\n".join(lines)
+
+
+def _scale_table(title: str, scale: dict[str, Any]) -> list[str]:
+    lines = [title, "", "| runners | page | req/s | p50 ms | p99 ms |", "|---|---|---|---|---|"]
+    for key, r in scale.items():
+        if ":" in key:
+            size, page = key.split(":")
+            lines.append(
+                f"| {int(size):,} | {page} | {r['rps']:.0f} | {r['p50_ms']:.1f} "
+                f"| {r['p99_ms']:.1f} |"
+            )
+    lines.append("")
+    lines += [f"{k} = **{v:.2f}**" for k, v in scale.items() if ":" not in k]
+    lines.append("")
+    return lines
 
 
 def _jobs_table(by_db: dict[str, Any]) -> list[str]:

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from bench import agents, jobs, servers
 from bench.load import Run, burst, wrk
-from bench.seed import seed_org
+from bench.seed import seed_group, seed_org
 from runnerhub.settings import Settings, normalize_database_url
 from runnerhub.storage import migrate
 from runnerhub.storage.database import Database
@@ -40,6 +40,7 @@ SPEC = ROOT.parent / "shared" / "spec" / "openapi" / "dotcom.json"
 PRISM = ROOT / "bench" / ".tools" / "node_modules" / ".bin" / "prism"
 READ_PATH = "/orgs/acme/actions/runners?per_page=30"
 SCALES = (100, 10_000, 100_000)
+GROUP_SCALES = (100, 10_000)  # runners in one runner group (GitHub's limit is 10 000)
 
 
 def median_run(runs: list[Run]) -> dict[str, float]:
@@ -110,6 +111,38 @@ def bench_scale(
     for page in ("first", "last"):
         big, small = runs[f"{SCALES[-1]}:{page}"], runs[f"{SCALES[0]}:{page}"]
         result[f"p99 {SCALES[-1]}/{SCALES[0]} ({page} page)"] = ratio(big, small, "p99_ms")
+    return result
+
+
+def bench_groups(
+    url: str, groups: dict[int, tuple[str, int]], args: argparse.Namespace, logs: Path
+) -> dict[str, Any]:
+    """`GET /orgs/{org}/actions/runner-groups/{id}/runners?per_page=30`, first and last page,
+    with N runners in the group; the sizes interleaved in every round."""
+    server = servers.runnerhub(url, logs / "runnerhub-groups.log")
+    runs: dict[str, list[Run]] = {}
+    try:
+        for _ in range(args.rounds):
+            for size in GROUP_SCALES:
+                token, number = groups[size]
+                for page in (1, math.ceil(size / 30)):
+                    path = (
+                        f"/orgs/group{size}/actions/runner-groups/{number}/runners"
+                        f"?per_page=30&page={page}"
+                    )
+                    key = f"{size}:{'first' if page == 1 else 'last'}"
+                    wrk(server.url, path, token, seconds=1)
+                    runs.setdefault(key, []).append(
+                        wrk(server.url, path, token, seconds=args.seconds)
+                    )
+    finally:
+        server.stop()
+    result: dict[str, Any] = {key: median_run(r) for key, r in runs.items()}
+    big, small = GROUP_SCALES[-1], GROUP_SCALES[0]
+    for page in ("first", "last"):
+        result[f"p99 {big}/{small} ({page} page)"] = ratio(
+            runs[f"{big}:{page}"], runs[f"{small}:{page}"], "p99_ms"
+        )
     return result
 
 
@@ -241,7 +274,7 @@ def main() -> None:
         "--job-dispatches", type=int, default=100, help="jobs: dispatches of a 100-job matrix"
     )
     parser.add_argument("--job-seconds", type=float, default=240, help="jobs: throughput limit")
-    parts = ("read", "scale", "writes", "agents", "jobs")
+    parts = ("read", "scale", "groups", "writes", "agents", "jobs")
     parser.add_argument("--only", choices=parts, action="append")
     args = parser.parse_args()
     only = set(args.only or parts)
@@ -257,10 +290,17 @@ def main() -> None:
     scale_tokens = (
         {size: seed_org(db, f"scale{size}", size) for size in SCALES} if "scale" in only else {}
     )
+    group_tokens = (
+        {size: seed_group(db, f"group{size}", size) for size in GROUP_SCALES}
+        if "groups" in only
+        else {}
+    )
     if "read" in only:
         results["read"] = bench_read(url, sqlite_path, read_token, args, work)
     if "scale" in only:
         results["scale"] = bench_scale(url, scale_tokens, args, work)
+    if "groups" in only:
+        results["groups"] = bench_groups(url, group_tokens, args, work)
     if "writes" in only:
         results["writes"] = {
             "sqlite": bench_writes(url, *seed_writes(db), args, work / "w-sqlite.log")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from runnerhub.domain import accounts
 from runnerhub.storage.database import Database
@@ -28,6 +29,28 @@ def seed_org(db: Database, login: str, count: int) -> str:
     token = db.transact(setup)
     db.write(lambda conn: _bulk_runners(conn, login, count, now))
     return token
+
+
+def seed_group(db: Database, login: str, count: int) -> tuple[str, int]:
+    """An organization with `count` runners, all in one runner group of its own besides
+    `Default`; returns an admin token and the group's id."""
+    from runnerhub.storage import accounts as account_rows
+    from runnerhub.storage import runner_groups as group_rows
+
+    token = seed_org(db, login, count)
+
+    def group(conn: Any) -> int:
+        scope = account_rows.organization_scope(conn, login)
+        assert scope is not None
+        row = group_rows.insert(
+            conn, scope.id, name="bench", visibility="all", allows_public_repositories=False,
+            restricted_to_workflows=False, selected_workflows=(),
+        )  # fmt: skip
+        assert row is not None
+        conn.execute(update(runners).where(runners.c.scope_id == scope.id).values(group_id=row.id))
+        return row.number
+
+    return token, db.write(group)
 
 
 def _bulk_runners(conn: object, login: str, count: int, now: datetime) -> None:

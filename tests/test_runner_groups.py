@@ -359,6 +359,20 @@ def test_runner_membership(
     assert checked(client, "GET", f"{base}/1/runners", 200, token).json()["total_count"] == 3
 
 
+def test_group_runner_pages_in_id_order_front_and_back(
+    client: httpx.Client, world: World, org: Org
+) -> None:
+    ids = world.runners(world.scope("org", org.login), 7)
+    made = create(client, org.base(""), org.token, runners=ids)
+    members = f"{org.base('')}/{made['id']}/runners"
+    pages = [
+        [r["id"] for r in checked(client, "GET", f"{members}?per_page=3&page={n}", 200,
+                                  org.token).json()["runners"]]
+        for n in (1, 2, 3, 4)
+    ]  # fmt: skip
+    assert pages == [sorted(ids)[:3], sorted(ids)[3:6], sorted(ids)[6:], []]
+
+
 def test_runner_of_another_scope_is_not_found(client: httpx.Client, world: World, org: Org) -> None:
     admin = world.user()
     foreign = world.runners(world.scope("org", world.org(admin)), 1)[0]

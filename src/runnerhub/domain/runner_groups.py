@@ -237,7 +237,8 @@ def list_runners(
 ) -> GroupRunners:
     row = _row(uow, scope, number)
     total = rows.runner_count(uow.conn, row.id)
-    found = runner_rows.in_group(uow.conn, scope.id, row.id, per_page, (page - 1) * per_page)
+    offset = (page - 1) * per_page
+    found = runner_rows.in_group(uow.conn, scope.id, row.id, per_page, offset, total)
     return GroupRunners(total, present(uow, found, clock))
 
 

@@ -64,32 +64,35 @@ def count(conn: Connection, scope_id: int, name: str | None) -> int:
 def page(
     conn: Connection, scope_id: int, name: str | None, limit: int, offset: int, total: int
 ) -> list[RunnerRow]:
-    """One page in id order. Pages in the back half are read from the end, so that the
-    last page of a large fleet costs what the first one does."""
+    """One page in id order."""
     where = _BY_SCOPE + (_BY_NAME if name else "")
-    params = {"scope": scope_id, "name": (name or "").lower(), "limit": limit}
+    params = {"scope": scope_id, "name": (name or "").lower()}
+    return _paged(conn, where, params, limit, offset, total)
+
+
+def in_group(
+    conn: Connection, scope_id: int, group_id: int, limit: int, offset: int, total: int
+) -> list[RunnerRow]:
+    """One page of a group's runners in id order (index runners(group_id, id))."""
+    params = {"scope": scope_id, "group": group_id}
+    return _paged(conn, _BY_SCOPE + " AND r.group_id = :group", params, limit, offset, total)
+
+
+def _paged(
+    conn: Connection, where: str, params: dict[str, Any], limit: int, offset: int, total: int
+) -> list[RunnerRow]:
+    """Pages in the back half of `total` are read from the end, so that the last page of a
+    large fleet costs what the first one does."""
     if offset > total // 2:
         from_end = max(total - offset - limit, 0)
         limit = min(limit, total - offset)
         if limit <= 0:
             return []
-        params |= {"limit": limit, "offset": from_end}
-        rows = sql.fetch_all(conn, _SELECT + where + _PAGE_FROM_END, **params)
+        rows = sql.fetch_all(
+            conn, _SELECT + where + _PAGE_FROM_END, limit=limit, offset=from_end, **params
+        )
         return [_row(values) for values in reversed(rows)]
-    rows = sql.fetch_all(conn, _SELECT + where + _PAGE, offset=offset, **params)
-    return [_row(values) for values in rows]
-
-
-_IN_GROUP = _SELECT + _BY_SCOPE + " AND r.group_id = :group" + _PAGE
-
-
-def in_group(
-    conn: Connection, scope_id: int, group_id: int, limit: int, offset: int
-) -> list[RunnerRow]:
-    """One page of a group's runners in id order (index runners(group_id, id))."""
-    rows = sql.fetch_all(
-        conn, _IN_GROUP, scope=scope_id, group=group_id, limit=limit, offset=offset
-    )
+    rows = sql.fetch_all(conn, _SELECT + where + _PAGE, limit=limit, offset=offset, **params)
     return [_row(values) for values in rows]
 
 
