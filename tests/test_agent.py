@@ -351,6 +351,29 @@ def test_config_writes_the_files_as_config_sh_does(
     assert json.loads((tmp_path / "e" / ".runner").read_text())["ephemeral"] is True
 
 
+@pytest.mark.parametrize("kind", ["enterprise", "org"])
+def test_config_joins_the_runner_group_named(
+    live: ServerProcess, world: World, tmp_path: Path, kind: str
+) -> None:
+    fleet = Fleet(live, world, kind)
+    made = httpx.post(
+        f"{live.url}{fleet.api}/actions/runner-groups", headers=auth(fleet.token),
+        json={"name": "GPU Fleet"},
+    ).json()  # fmt: skip
+    fleet.config(tmp_path / "in", "gpu-01", "--runnergroup", "gpu fleet")  # names: any case
+    assert fleet.runners()["gpu-01"]["runner_group_id"] == made["id"]
+    settings = json.loads((tmp_path / "in" / ".runner").read_text())
+    assert (settings["poolId"], settings["poolName"].lower()) == (made["id"], "gpu fleet")
+    refused = configure(
+        tmp_path / "out", fleet.url, fleet.registration_token(), "--name", "lost",
+        "--unattended", "--runnergroup", "no such group",
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "no such group" in refused.stderr
+    assert "lost" not in fleet.runners()
+    assert not (tmp_path / "out" / ".runner").exists()
+
+
 def test_runner_files_read_in_either_spelling(tmp_path: Path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     runner = RunnerFiles(
