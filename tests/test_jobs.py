@@ -313,6 +313,28 @@ def test_fail_fast_cancels_the_rest_of_the_matrix(fleet: Fleet) -> None:
     assert fleet.run(run_id).conclusion == "failure"
 
 
+def test_fail_fast_cancels_a_matrix_of_256_at_once(fleet: Fleet) -> None:
+    """GitHub's largest matrix: its 255 queued siblings are cancelled in one transaction
+    (each cancellation once moved the run on, a recursion as deep as the matrix)."""
+    runner = fleet.runner(fleet.repo)
+    run_id = fleet.push(workflow(
+        "  build:\n    runs-on: self-hosted\n    strategy:\n      matrix:\n"
+        "        a: [" + ", ".join(map(str, range(16))) + "]\n"
+        "        b: [" + ", ".join(map(str, range(16))) + "]\n"
+        "    steps:\n      - run: x\n"
+        "  report:\n    needs: build\n    runs-on: self-hosted\n    steps:\n      - run: x\n"
+    ))  # fmt: skip
+    jobs = fleet.jobs(run_id)
+    assert len(jobs) == 257
+    running = [j for j in jobs.values() if j.runner_id == runner]
+    fleet.finish(runner, running[0].id, "failure")
+    after = fleet.jobs(run_id)
+    report = after.pop("report")
+    assert sorted(j.conclusion for j in after.values()) == ["cancelled"] * 255 + ["failure"]
+    assert (report.status, report.conclusion) == ("completed", "skipped")  # it needed them
+    assert fleet.run(run_id).conclusion == "failure"
+
+
 def test_max_parallel_holds_the_matrix_back(fleet: Fleet) -> None:
     runners_ = [fleet.runner(fleet.repo) for _ in range(3)]
     run_id = fleet.push(workflow(

@@ -253,10 +253,10 @@ def complete(
 
 def finish(
     uow: UnitOfWork, row: Any, conclusion: str, now: datetime, *,
-    outputs: dict[str, str] | None = None, note: str | None = None,
+    outputs: dict[str, str] | None = None, note: str | None = None, advance: bool = True,
 ) -> None:  # fmt: skip
     """Complete a job (`row` as read in this transaction), free its runner (an ephemeral one
-    is removed), and move its run on."""
+    is removed), and move its run on (unless the caller is moving it on: `advance=False`)."""
     from runnerhub.domain import run_progress  # runs and jobs advance each other
 
     values: dict[str, Any] = {"status": "completed", "conclusion": conclusion, "completed_at": now,
@@ -270,7 +270,7 @@ def finish(
     if row.runner_id is not None:
         jobs.release(uow.conn, row.runner_id, row.id)
         retired = _retire_if_ephemeral(uow, row.runner_id)
-    if row.run_id is not None:
+    if row.run_id is not None and advance:
         run_progress.advance(uow, row.run_id, row.run_attempt, now, freed=_held_back_key(row))
     if row.runner_id is not None and not retired:
         # Free again: the oldest job it can take is its own at once, and wakes its poll.
@@ -293,10 +293,10 @@ def _retire_if_ephemeral(uow: UnitOfWork, runner_id: int) -> bool:
     return True
 
 
-def request_cancel(uow: UnitOfWork, row: Any, now: datetime) -> None:
+def request_cancel(uow: UnitOfWork, row: Any, now: datetime, *, advance: bool = True) -> None:
     """Cancel a job: at once if no runner runs it, else by telling its agent."""
     if row.status in ("pending", "queued"):
-        finish(uow, row, "cancelled", now)
+        finish(uow, row, "cancelled", now, advance=advance)
     elif row.status == "in_progress" and not row.cancel_requested:
         jobs.update_job(uow.conn, row.id, cancel_requested=True)
         runner = jobs.runner_for_claim(uow.conn, row.runner_id) if row.runner_id else None

@@ -62,6 +62,9 @@ def advance(uow: UnitOfWork, run_id: int, attempt: int, now: datetime, *,
     tally = _tally(uow, run_id, attempt)
     queued = _decide(uow, run_id, attempt, tally, now) if tally.pending else []
     cancelling = _fail_fast(uow, run_id, attempt, tally, now)
+    if cancelling:  # the matrix may have ended: what needs it is decided now
+        tally = _tally(uow, run_id, attempt)
+        queued += _decide(uow, run_id, attempt, tally, now) if tally.pending else []
     if freed is not None:
         queued += job_tally.queued_ids(uow.conn, run_id, attempt, freed)
     routed = job_rules.route(uow, queued, now, window or job_rules.DEFAULT_WINDOW) if queued else 0
@@ -168,7 +171,7 @@ def _fail_fast(uow: UnitOfWork, run_id: int, attempt: int, tally: Tally, now: da
     for job_id in job_tally.unfinished_ids(uow.conn, run_id, attempt, sorted(fast)):
         current = jobs.job(uow.conn, job_id)  # read again: cancelling one can end others
         if current is not None and current.status != "completed":
-            job_rules.request_cancel(uow, current, now)
+            job_rules.request_cancel(uow, current, now, advance=False)  # this call moves on
     return bool(fast)
 
 
