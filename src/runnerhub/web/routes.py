@@ -9,10 +9,10 @@ own styles and scripts.
 from __future__ import annotations
 
 import logging
-from functools import cache
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
