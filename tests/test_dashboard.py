@@ -8,6 +8,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from runnerhub.settings import Settings
 from runnerhub.storage import sql
 from runnerhub.storage.database import Database
 from runnerhub.storage.tables import runner_tokens, web_sessions
+from runnerhub.testing import start
 from runnerhub.web.pages import PAGES, SIGN_IN
 from runnerhub.web.routes import prefers_html
 from tests.factories import World
@@ -445,3 +447,31 @@ def test_a_jobs_log_needs_the_actions_permission_on_its_repository(
     assert client.get(api, headers=auth(token)).status_code == 404
     assert browser.get(job_link.group(1)).status_code == 404
     browser.http.close()
+
+
+def test_over_https_the_cookie_is_secure_and_the_agent_gets_the_ca_file(tmp_path: Path) -> None:
+    hub = start(tmp_path, tls=True)
+    try:
+        site = hub.seed()
+        with hub.client() as http:
+            form = http.get(SIGN_IN)
+            csrf = CSRF.search(form.text)
+            assert csrf is not None
+            signed_in = http.post(SIGN_IN, data={"csrf": csrf.group(1), "token": site.token})
+            assert signed_in.status_code == 303
+            cookie = next(
+                c for c in signed_in.headers.get_list("set-cookie")
+                if c.startswith("runnerhub_session=")
+            )  # fmt: skip
+            assert "Secure" in cookie
+            runners = http.get(f"/dashboard/orgs/{site.org}/runners")
+            csrf = CSRF.search(runners.text)
+            assert csrf is not None
+            new = f"/dashboard/orgs/{site.org}/runners/new"
+            page = http.post(new, data={"csrf": csrf.group(1)})
+        assert page.status_code == 200
+        assert f"--url {hub.url}/{site.org} --token " in page.text
+        assert "--ca-file ca.pem" in page.text
+        assert hub.url.startswith("https://")
+    finally:
+        hub.stop()

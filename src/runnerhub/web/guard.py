@@ -11,8 +11,9 @@ refused outright.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from runnerhub.api.incoming import check_path
@@ -45,7 +46,7 @@ def admit(
     mount: ScopeMount | None,
     path: Mapping[str, Any],
     session_id: str | None,
-    now: Any,
+    now: datetime,
 ) -> Admitted:
     check_path(dict(path))
     principal = sessions.principal(uow.conn, session_id, now)
@@ -69,6 +70,7 @@ def check_csrf(expected: str | None, presented: str | None) -> None:
         raise Forbidden(CSRF_REFUSED)
 
 
-def same_origin(origin: str | None, expected: str) -> bool:
-    """A POST without Origin (older browsers, curl) passes; one from elsewhere does not."""
-    return origin is None or origin == expected
+def same_origin(origin: str | None, ours: Collection[str]) -> bool:
+    """A POST without Origin (older browsers, curl) passes; one from elsewhere does not.
+    Ours: the request's own origin and the public URL's (behind a proxy)."""
+    return origin is None or origin in ours

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
@@ -26,7 +26,7 @@ from runnerhub import clock
 from runnerhub.api.operations import AppState
 from runnerhub.auth import sessions
 from runnerhub.domain.runners import Clock
-from runnerhub.errors import Forbidden, NotFound, PayloadTooLarge, RunnerhubError
+from runnerhub.errors import Forbidden, PayloadTooLarge, RunnerhubError
 from runnerhub.storage.unit_of_work import UnitOfWork
 from runnerhub.web import guard
 from runnerhub.web.guard import SESSION_COOKIE, SIGN_IN_COOKIE, SignInRequired
@@ -106,7 +106,8 @@ async def _serve(request: Request, state: AppState, page: Page) -> Response:
     sign_in_value = request.cookies.get(SIGN_IN_COOKIE)
     form: dict[str, str] = {}
     if page.method == "POST":
-        if not guard.same_origin(request.headers.get("origin"), _origin(request)):
+        origins = {_origin(request), _public_origin(state)}
+        if not guard.same_origin(request.headers.get("origin"), origins):
             raise Forbidden(guard.CSRF_REFUSED)
         form = await _form(request)
         signing_in = page.path == SIGN_IN
@@ -145,6 +146,11 @@ def _offline_after(state: AppState) -> timedelta:
 
 def _origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _public_origin(state: AppState) -> str:
+    parts = urlsplit(state.settings.public_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _secure(request: Request) -> bool:
@@ -216,11 +222,12 @@ def _redirect(location: str, request: Request) -> Response:
 
 
 def _error_page(request: Request, error: RunnerhubError) -> Response:
-    status = error.status if isinstance(error, NotFound | Forbidden) else 500
-    if isinstance(error, PayloadTooLarge):
-        status = error.status
+    """The error's own status and message; a 404 says no more than the API's does."""
+    status = error.status
     title = {404: "Not Found", 403: "Forbidden"}.get(status, "Something went wrong")
-    message = error.message if status != 404 else "This page does not exist, or you may not see it."
+    message = error.message
+    if status == 404:
+        message = "This page does not exist, or you may not see it."
     html = templates().get_template("error.html").render(
         {"title": title, "message": message, "status": status, "user": None, "base": BASE,
          "scope": None}
