@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from runnerhub.api.gate import count_failed_login, refuse_if_locked_out
 from runnerhub.api.operations import AppState
@@ -187,7 +188,7 @@ def delete_runner(view: View) -> Answer:
         runners.delete_runner(view.uow, scope, runner_id)
     except ValidationFailed as refused:  # busy: GitHub's 422, shown over the list
         return Html("runners.html", _runner_values(view, error=refused.message), 422)
-    return Redirect(f"{scope_base(scope)}/runners?removed={found.name}")
+    return Redirect(f"{scope_base(scope)}/runners?removed={quote(found.name)}")
 
 
 def list_jobs(view: View) -> Answer:
