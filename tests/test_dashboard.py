@@ -316,6 +316,21 @@ def test_runners_page_shows_each_runner(
     assert "Holding a job" in page.text  # the busy one
 
 
+def test_runners_page_pages_by_a_hundred(
+    browser: Browser, world: World, org_site: dict[str, str]
+) -> None:
+    world.runners(world.scope("org", org_site["org"]), 101)
+    browser.sign_in(org_site["token"])
+    base = f"/dashboard/orgs/{org_site['org']}/runners"
+    first = browser.get(base)
+    assert first.text.count('<tr id="runner-') == 100
+    assert "Page 1 of 2" in first.text
+    assert 'href="?page=2" rel="next"' in first.text
+    second = browser.get(base + "?page=2")
+    assert second.text.count('<tr id="runner-') == 1
+    assert browser.get(base + "?page=9").text.count('<tr id="runner-') == 1  # the last page
+
+
 def test_runner_page_costs_the_same_queries_for_any_number_of_runners(
     world: World, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
