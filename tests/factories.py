@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -154,8 +155,9 @@ class World:
 
         return self.db.transact(work)
 
-    def start_job(self, scope: Scope, runner_id: int) -> None:
-        """The runner holds a job in progress (busy), without a workflow behind it."""
+    def start_job(self, scope: Scope, runner_id: int, **columns: Any) -> None:
+        """The runner holds a job in progress (busy), without a workflow behind it;
+        `columns`: more of the job's (org_scope_id, name)."""
 
         def work(conn: Connection) -> None:
             job_id = conn.execute(
@@ -165,6 +167,7 @@ class World:
                     status="in_progress",
                     created_at=self.now(),
                     started_at=self.now(),
+                    **columns,
                 )
             ).inserted_primary_key
             assert job_id is not None

@@ -1,5 +1,5 @@
-"""Rules a tool can check: every route declares a permission, operation ids and paths are
-GitHub's, the domain knows no HTTP, and the migrations have one head."""
+"""Rules a tool can check: every route (API and dashboard) declares a permission, operation
+ids and paths are GitHub's, the domain knows no HTTP, and the migrations have one head."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from starlette.routing import Mount, Route
 
 from runnerhub.api.operations import Operation
 from runnerhub.app import GHES_PREFIX, all_operations, create_app
@@ -18,16 +19,19 @@ from runnerhub.auth.permissions import (
     ACTIONS_WRITE,
     CONTENTS_READ,
     CONTENTS_WRITE,
+    PUBLIC,
     RUNNER_GROUPS_READ,
     RUNNER_GROUPS_WRITE,
     RUNNERS_READ,
     RUNNERS_WRITE,
+    Access,
     Level,
     Permission,
 )
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
 from runnerhub.storage.migrate import alembic_config
+from runnerhub.web.pages import PAGES, SIGN_IN
 from tests.contract import is_own, spec, spec_for, template_of
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "runnerhub"
@@ -61,6 +65,30 @@ def test_every_route_declares_a_permission() -> None:
             level = Level.READ if op.method == "GET" else Level.WRITE
             assert op.permission.level is level, op.operation_id
             assert op.resolve is not None, op.operation_id
+
+
+def test_every_dashboard_route_declares_a_permission(tmp_path: Path) -> None:
+    """Every route under /dashboard is a page of web/pages.py (or its static files); pages
+    of a scope check a runner permission in it, GETs read, POSTs write; only signing in and
+    out are public."""
+    app = create_app(Settings(data_dir=tmp_path), Database(f"sqlite:///{tmp_path / 'x.db'}"))
+    declared = {(page.method, page.path): page for page in PAGES}
+    routes = [r for r in app.routes if getattr(r, "path", "").startswith("/dashboard")]
+    assert {r.path for r in routes if isinstance(r, Mount)} == {"/dashboard/static"}
+    served = {
+        (method, r.path) for r in routes if isinstance(r, Route) for method in r.methods or ()
+    }
+    assert {key for key in served if key[0] != "HEAD"} == set(declared)
+    for page in PAGES:
+        if page.permission is PUBLIC:
+            assert page.path in (SIGN_IN, "/dashboard/sign-out"), page.path
+            continue
+        if page.mount is None:
+            assert page.permission.access is Access.USER, page.path
+            continue
+        assert page.permission.name.startswith("runners:"), page.path
+        level = Level.READ if page.method == "GET" else Level.WRITE
+        assert page.permission.level is level, page.path
 
 
 def test_every_route_is_mounted_at_both_prefixes(tmp_path: Path) -> None:

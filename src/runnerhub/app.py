@@ -36,6 +36,7 @@ from runnerhub.services.key_pool import KeyPool
 from runnerhub.services.sweeper import LostJobSweeper, StaleRunnerSweeper
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
+from runnerhub.web.routes import dashboard_routes, root_for_browsers
 
 GHES_PREFIX = "/api/v3"
 
@@ -97,8 +98,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     api = routes(op for op in operations if op.rest)  # at the root and under /api/v3
     # GraphQL (/graphql, /api/graphql) and the server's own (/metrics, /healthz, /readyz).
     own_paths = [*routes(op for op in operations if not op.rest), *observability.ROUTES]
+    # GET /: the API index for API clients, a redirect to the dashboard for browsers.
+    (api_root,) = (op for op in operations if op.path == "/")
+    root = Route("/", root_for_browsers(endpoint(api_root)), methods=["GET"])
     app = Starlette(
-        routes=[Mount(GHES_PREFIX, routes=api), *api, *own_paths],
+        routes=[Mount(GHES_PREFIX, routes=api), root, *api, *own_paths, *dashboard_routes()],
         exception_handlers={HTTPException: not_found},
         lifespan=lifespan,
     )

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # request with a valid personal access token.
     metrics_require_token: bool = False
 
+    # Dashboard sign-ins last this long (and never longer than the token they were made with).
+    dashboard_session_seconds: int = 8 * 3600
+
     # A server for tests (runnerhub.testing): POST /_runnerhub/testing/clock moves its clock.
     # Never in production: anyone with a token could expire every token.
     testing: bool = False

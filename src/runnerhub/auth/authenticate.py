@@ -49,12 +49,24 @@ def authenticate(conn: Connection, header: str | None, now: datetime) -> Princip
     """The principal behind the header; None for an anonymous request."""
     if header is None:
         return None
-    token = token_from_header(header)
+    return authenticate_token(conn, token_from_header(header), now)
+
+
+def authenticate_token(conn: Connection, token: str, now: datetime) -> Principal:
+    """The principal behind a personal access token; 401 Bad credentials for any other."""
     row = tokens.api_token_by_hash(conn, hash_token(token))
     if row is None or not matches(token, row.token_hash):
         raise Unauthorized(BAD_CREDENTIALS)
-    if row.expires_at is not None and row.expires_at <= now:
+    principal = principal_of(conn, row, now)
+    if principal is None:
         raise Unauthorized(BAD_CREDENTIALS)
+    return principal
+
+
+def principal_of(conn: Connection, row: tokens.ApiTokenRow, now: datetime) -> Principal | None:
+    """What a stored token lets its user do; None once it has expired."""
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
     kind = TokenKind(row.kind)
     repo_ids = frozenset[int]()
     if kind is TokenKind.FINE_GRAINED and row.repository_selection == "selected":

@@ -389,3 +389,16 @@ runner_access_tokens = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Index(None, "runner_id"),
 )
+
+# Dashboard sign-ins: a browser's session cookie holds a random id, of which only the SHA-256
+# is kept. A session acts through the token it was opened with, and ends with it.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("token_id", Id, ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "token_id"),
+    Index(None, "expires_at"),
+)

@@ -11,7 +11,12 @@ from sqlalchemy.engine import Connection
 
 from runnerhub.storage import sql
 from runnerhub.storage.dialect import utc
-from runnerhub.storage.tables import api_token_repositories, api_tokens, runner_tokens
+from runnerhub.storage.tables import (
+    api_token_repositories,
+    api_tokens,
+    runner_tokens,
+    web_sessions,
+)
 
 
 class ApiTokenRow(NamedTuple):
@@ -101,6 +106,7 @@ def api_token_by_id(conn: Connection, token_id: int) -> Row[tuple[object, ...]] 
 
 
 def delete_api_token(conn: Connection, token_id: int) -> None:
+    conn.execute(web_sessions.delete().where(web_sessions.c.token_id == token_id))
     conn.execute(
         api_token_repositories.delete().where(api_token_repositories.c.token_id == token_id)
     )
