@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.convertors import register_url_convertor
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from runnerhub.api import accounts as account_endpoints
 from runnerhub.api import actions, agent_protocol, graphql, observability, testing_hooks
+from runnerhub.api.access_log import AccessLog
 from runnerhub.api.incoming import IdConvertor
 from runnerhub.api.operations import (
     GENERAL_DOCS,
@@ -100,6 +102,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     app = Starlette(
         routes=[Mount(GHES_PREFIX, routes=api), *api, *own_paths],
         exception_handlers={HTTPException: not_found},
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False

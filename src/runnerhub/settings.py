@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runnerhub.log_format import LogFormat
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNNERHUB_", extra="ignore")
@@ -59,6 +61,11 @@ class Settings(BaseSettings):
     # RSA keys made ahead of time in the background for JIT configs, so a burst of them does
     # not wait on key generation (~40 ms of CPU each). 0 turns the pool off.
     runner_key_pool_size: int = 256
+
+    # Log lines on standard error: `text` for people, `json` (one object a line) for log
+    # shippers; `serve --log-format` overrides it. access_log: one line per request.
+    log_format: LogFormat = "text"
+    access_log: bool = True
 
     # /metrics answers anyone by default (bind to loopback or firewall it); true: only a
     # request with a valid personal access token.
