@@ -91,8 +91,17 @@ class TextFormatter(logging.Formatter):
 
 
 def _timestamp(created: float) -> str:
-    moment = datetime.fromtimestamp(created, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """ISO 8601 in UTC to the millisecond; the part up to the second made once a second."""
+    global _second
+    whole = int(created)
+    second = _second  # one read: another thread may swap it meanwhile
+    if second[0] != whole:
+        text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        second = _second = (whole, text)
+    return f"{second[1]}{int((created - whole) * 1000):03d}Z"
+
+
+_second: tuple[int, str] = (-1, "")
 
 
 def configure(log_format: LogFormat, *, access_log: bool = True) -> None:
@@ -106,6 +115,8 @@ def configure(log_format: LogFormat, *, access_log: bool = True) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
+    # Neither format shows threads or processes: records need not look them up.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.getLogger("runnerhub").setLevel(logging.INFO)
     access = logging.getLogger(ACCESS_LOGGER)
     access.setLevel(logging.INFO if access_log else logging.WARNING)

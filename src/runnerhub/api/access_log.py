@@ -60,15 +60,17 @@ def _log(scope: Scope, context: RequestContext, status: int, seconds: float) -> 
     address = client[0] if client else None
     caller = context.user or (f"runner:{context.runner_id}" if context.runner_id else "-")
     duration_ms = round(seconds * 1000, 2)
-    operation = context.operation_id
-    log.info(
-        "%s %s %d %.1fms %s %s %s",
-        scope["method"], scope["path"].translate(_CONTROL), status, duration_ms,
-        operation or "-", caller, address or "-",
-        extra={
-            "event": "request", "method": scope["method"], "path": scope["path"],
-            "status": status, "duration_ms": duration_ms,
-            "operation_id": operation, "user": context.user,
-            "runner_id": context.runner_id, "client": address,
-        },
+    operation, method, path = context.operation_id, scope["method"], scope["path"]
+    # The record made here rather than by log.info(): no walk up the stack for a caller
+    # nobody reads, a third of the line's cost (bench/abtest.py access-log-json).
+    record = logging.LogRecord(
+        ACCESS_LOGGER, logging.INFO, __file__, 0, "%s %s %d %.1fms %s %s %s",
+        (method, path.translate(_CONTROL), status, duration_ms, operation or "-", caller,
+         address or "-"),
+        None,
     )  # fmt: skip
+    record.__dict__.update(
+        event="request", method=method, path=path, status=status, duration_ms=duration_ms,
+        operation_id=operation, user=context.user, runner_id=context.runner_id, client=address,
+    )  # fmt: skip
+    log.handle(record)
