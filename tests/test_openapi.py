@@ -1,0 +1,105 @@
+"""`/openapi.json` and `/docs` on the real server: a valid OpenAPI 3 description of exactly
+what the server serves, GitHub's own descriptions for GitHub's operations, and the shipped
+subset of GitHub's descriptions up to date."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+from starlette.routing import Mount, Route
+
+from runnerhub.api.openapi import document
+from runnerhub.api.openapi_subset import SUBSET, extract, render
+from runnerhub.app import all_operations, create_app
+from runnerhub.settings import Settings
+from tests.contract import SPEC_DIR, spec
+from tests.server import ServerProcess
+
+METHODS = ("get", "put", "post", "delete", "patch")
+
+
+@pytest.fixture(scope="module")
+def described(server: ServerProcess) -> dict[str, Any]:
+    answer = httpx.get(server.url + "/openapi.json", timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def described_routes(described: dict[str, Any]) -> set[tuple[str, str]]:
+    """(METHOD, path) under each server the description names for the path."""
+    found = set()
+    for path, item in described["paths"].items():
+        servers = item.get("servers", described["servers"])
+        for method in (m for m in item if m in METHODS):
+            for server in servers:
+                prefix = httpx.URL(server["url"]).path.rstrip("/")
+                found.add((method.upper(), prefix + path))
+    return found
+
+
+def served_routes(routes: list[Any], prefix: str = "") -> set[tuple[str, str]]:
+    found = set()
+    for route in routes:
+        if isinstance(route, Mount):
+            found |= served_routes(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            path = re.sub(r"\{(\w+):\w+\}", r"{\1}", prefix + route.path)
+            found |= {(method, path) for method in route.methods or () if method != "HEAD"}
+    return found
+
+
+def test_the_description_is_valid_openapi_3(described: dict[str, Any]) -> None:
+    assert described["openapi"].startswith("3.")
+    validate(described)
+
+
+def test_it_describes_every_served_route_and_nothing_else(
+    described: dict[str, Any], tmp_path: Path
+) -> None:
+    app = create_app(Settings(data_dir=tmp_path))  # the server's routes as the real one has them
+    served = served_routes(app.routes)
+    clock = {("POST", "/_runnerhub/testing/clock"), ("POST", "/api/v3/_runnerhub/testing/clock")}
+    assert described_routes(described) == served - clock  # 404 unless RUNNERHUB_TESTING
+    testing = create_app(Settings(data_dir=tmp_path, testing=True))
+    with_hooks = document(testing.state.operations, "http://127.0.0.1:8000")
+    assert described_routes(with_hooks) == served
+
+
+def test_github_operations_keep_githubs_description(described: dict[str, Any]) -> None:
+    ours = described["paths"]["/orgs/{org}/actions/runners"]["get"]
+    github = spec("dotcom")["paths"]["/orgs/{org}/actions/runners"]["get"]
+    assert ours["operationId"] == github["operationId"]
+    assert ours["parameters"] == github["parameters"]
+    schema = ours["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["runners"]["items"] == {"$ref": "#/components/schemas/runner"}
+    assert "runner" in described["components"]["schemas"]
+    protocol = described["paths"]["/_apis/runner/messages"]["get"]
+    assert protocol["operationId"] == "runner/get-message"
+    assert protocol["tags"] == ["runner"]
+    assert described["paths"]["/metrics"]["servers"] == [{"url": described["servers"][0]["url"]}]
+
+
+def test_docs_page_lists_the_operations_by_tag(client: httpx.Client) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<h2 id="actions">actions</h2>' in page.text
+    assert "actions/list-self-hosted-runners-for-org" in page.text
+    assert "<code>/_apis/runner/sessions</code>" in page.text
+    assert "<script" not in page.text  # nothing fetched from elsewhere
+    assert "stylesheet" not in page.text
+
+
+@pytest.mark.skipif(not SPEC_DIR.exists(), reason="no GitHub descriptions beside the checkout")
+def test_the_shipped_subset_is_up_to_date() -> None:
+    operations = [(op.operation_id, op.path) for op in all_operations()]
+    assert SUBSET.read_text() == render(extract(SPEC_DIR, operations)), (
+        "run: python scripts/openapi_subset.py"
+    )
