@@ -56,9 +56,7 @@ def access_line(server: ServerProcess, response: httpx.Response) -> dict[str, An
 
     def find() -> list[dict[str, Any]]:
         return [
-            line
-            for line in of_request(server, request_id)
-            if line["logger"] == "runnerhub.access"
+            line for line in of_request(server, request_id) if line["logger"] == "runnerhub.access"
         ]
 
     [line] = eventually(find, bool, 5, f"the access line of {request_id}")
@@ -192,3 +190,16 @@ def test_json_lines_survive_text_json_cannot_encode() -> None:
 def test_the_log_format_setting_is_checked(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="log_format"):
         start_server(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, log_format="yaml")
+
+
+def test_the_last_lines_are_written_when_the_server_stops(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    server = start_server(database_url, tmp_path, log_format="json")
+    try:
+        answer = httpx.get(server.url + "/meta")
+    finally:
+        server.stop()  # at once: the line may still be waiting for its batch
+    assert [
+        line["status"] for line in of_request(server, answer.headers["x-github-request-id"])
+    ] == [200]

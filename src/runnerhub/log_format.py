@@ -45,11 +45,13 @@ def current() -> RequestContext | None:
 
 
 class RequestFilter(logging.Filter):
-    """Stamps each record with the id of the request it was logged for, or None."""
+    """Stamps each record with the id of the request it was logged for, or None (unless it
+    already names one: access lines are written after their request, api/access_log.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = CURRENT.get()
-        record.request_id = context.request_id if context is not None else None
+        if "request_id" not in record.__dict__:
+            context = CURRENT.get()
+            record.request_id = context.request_id if context is not None else None
         return True
 
 
