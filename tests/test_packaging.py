@@ -19,7 +19,13 @@ import pytest
 from runnerhub.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.packaging
+pytestmark = [
+    pytest.mark.packaging,
+    # Nothing here touches the test database: once per suite (scripts/test runs it twice).
+    pytest.mark.skipif(
+        bool(os.environ.get("RUNNERHUB_TEST_DATABASE_URL")), reason="run in the SQLite pass"
+    ),
+]
 # The Dockerfile's base; RUNNERHUB_DOCKER_BASE names a local stand-in where the registry is
 # out of reach.
 BASE = os.environ.get("RUNNERHUB_DOCKER_BASE", "python:3.11-slim")

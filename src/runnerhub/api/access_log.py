@@ -2,10 +2,10 @@
 is handled (runnerhub/log_format.py).
 
 The middleware makes the request id that the response's `X-GitHub-Request-Id` carries
-(api/responses.py reads it back; a response without one gets it here), and logs once it
-is answered: method, path (never the query), status, duration, operation id, the
-caller's login or runner, and the client's address (the proxy's client when the proxy is
-trusted). Headers, bodies and tokens are never logged.
+(api/responses.py reads it back; a response without one gets it here), and logs, once the
+request is answered (in batches, below): method, path (never the query), status, duration,
+operation id, the caller's login or runner, and the client's address (the proxy's client
+when the proxy is trusted). Headers, bodies and tokens are never logged.
 """
 
 from __future__ import annotations

