@@ -133,8 +133,9 @@ def bench_logging(
     ]
     runs: dict[str, list[Run]] = {v.name: [] for v in variants}
     try:
-        for _ in range(args.rounds):
-            for server in variants:
+        for round_ in range(args.rounds):
+            shift = round_ % len(variants)  # each variant first, second, third in turn
+            for server in variants[shift:] + variants[:shift]:
                 wrk(server.url, READ_PATH, token, seconds=2)  # warm-up, discarded
                 runs[server.name].append(wrk(server.url, READ_PATH, token, seconds=args.seconds))
     finally:
