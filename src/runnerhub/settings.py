@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     runner_download_base: str = "https://github.com/actions/runner/releases/download"
     # Optional JSON file with a full catalog (see docs/api-choices.md), e.g. for mirrors.
     runner_catalog_file: Path | None = None
+    # GitHub's own OpenAPI descriptions (github/rest-api-description's JSON files, comma
+    # separated, the first that has an operation wins): /openapi.json then carries GitHub's
+    # parameters and schemas for GitHub's operations. runnerhub ships none of them.
+    github_openapi: str = ""
 
     # A runner is online while its session polled within this window. The server holds a
     # long poll for at most half of it (and never more than 50 s, like GitHub's).
@@ -74,6 +78,10 @@ class Settings(BaseSettings):
     # A server for tests (runnerhub.testing): POST /_runnerhub/testing/clock moves its clock.
     # Never in production: anyone with a token could expire every token.
     testing: bool = False
+
+    @property
+    def github_openapi_files(self) -> tuple[Path, ...]:
+        return tuple(Path(part.strip()) for part in self.github_openapi.split(",") if part.strip())
 
     @property
     def long_poll_seconds(self) -> float:

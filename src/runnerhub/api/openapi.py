@@ -2,11 +2,10 @@
 page, grouped by tag.
 
 Built from the declared operations (api/operations.py), so it cannot list what is not
-served nor miss what is. An operation GitHub also has keeps GitHub's description: its
-parameters, request body and responses, and the schemas they use, from the subset of GitHub's
-descriptions shipped in the package (api/openapi_subset.py says how it is made; GitHub's
-full descriptions are not shipped). runnerhub's own operations (the runner protocol, log
-downloads, metrics, GraphQL, health) are described from what the code declares.
+served nor miss what is. Every operation is described from what the code declares (its
+path, parameters, permission, and for GitHub's operations a link to GitHub's documentation
+of it); given GitHub's own descriptions (`RUNNERHUB_GITHUB_OPENAPI`, api/openapi_subset.py),
+GitHub's operations keep GitHub's parameters, request bodies, responses and schemas.
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ from __future__ import annotations
 import copy
 import functools
 import html
-import json
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -24,7 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 import runnerhub
-from runnerhub.api.openapi_subset import SUBSET
+from runnerhub.api.openapi_subset import extract
 from runnerhub.api.operations import AppState, Operation
 from runnerhub.auth.permissions import Access
 
@@ -68,13 +67,17 @@ SECURITY_SCHEMES = {
 
 
 @functools.cache
-def github_subset() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SUBSET.read_text())
-    return loaded
+def github_subset(files: tuple[Path, ...], operation_ids: frozenset[str]) -> dict[str, Any]:
+    return extract(files, operation_ids)
 
 
-def document(operations: Iterable[Operation], public_url: str) -> dict[str, Any]:
-    subset = github_subset()
+def document(
+    operations: Iterable[Operation], public_url: str, github: tuple[Path, ...] = ()
+) -> dict[str, Any]:
+    """The description; `github`: GitHub's description files to take GitHub's operations
+    from."""
+    operations = list(operations)
+    subset = github_subset(github, frozenset(op.operation_id for op in operations))
     paths: dict[str, dict[str, Any]] = {}
     seen_ids: set[str] = set()
     for op in operations:
@@ -98,12 +101,21 @@ def document(operations: Iterable[Operation], public_url: str) -> dict[str, Any]
             "description": "GitHub's REST API for self-hosted runners, workflows, runs and "
             "jobs, as this runnerhub serves it, at the root (api.github.com style) and under "
             f"{GHES_PREFIX} (GitHub Enterprise Server style); the runner protocol its agents "
-            f"speak; and the server's own routes. GitHub's descriptions: {subset['info']}.",
+            f"speak; and the server's own routes. {_source(subset)}",
         },
         "servers": [{"url": public_url}, {"url": public_url + GHES_PREFIX}],
         "paths": dict(sorted(paths.items())),
         "components": {**subset["components"], "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+def _source(subset: dict[str, Any]) -> str:
+    if subset["info"]:
+        return f"GitHub's operations as GitHub describes them: {subset['info']}."
+    return (
+        "Each of GitHub's operations links to GitHub's documentation of it; set "
+        "RUNNERHUB_GITHUB_OPENAPI to GitHub's description files for their schemas."
+    )
 
 
 def _described(op: Operation, path: str, github: dict[str, Any] | None) -> dict[str, Any]:
@@ -161,7 +173,8 @@ def _document(request: Request) -> dict[str, Any]:
     cached: dict[str, Any] | None = getattr(request.app.state, "openapi", None)
     if cached is None:
         served = request.app.state.operations
-        cached = document(served, state.settings.public_url or str(request.base_url).rstrip("/"))
+        url = state.settings.public_url or str(request.base_url).rstrip("/")
+        cached = document(served, url, state.settings.github_openapi_files)
         request.app.state.openapi = cached
     return cached
 

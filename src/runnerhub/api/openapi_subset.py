@@ -1,57 +1,50 @@
-"""The part of GitHub's OpenAPI descriptions that runnerhub serves, kept in the package.
+"""The part of GitHub's OpenAPI descriptions that runnerhub serves, cut out at run time.
 
-GitHub's descriptions (MIT, github/rest-api-description) are not part of the package: they
-live beside the checkout, in shared/spec/openapi. This module cuts out of them the operations
-runnerhub declares (api/operations.py) and every component those reach through `$ref`, and
-writes `github_openapi.json` beside it, which api/openapi.py builds `/openapi.json` from. The
-file is generated and committed, like a lock file; tests/test_openapi.py fails when it is no
-longer what these descriptions and the declared operations give. Examples are left out
-(most of the size, and no schema): the documentation pages GitHub links to have them.
-
-    python scripts/openapi_subset.py [SPEC_DIR]    # default: ../shared/spec/openapi
+GitHub's descriptions (github/rest-api-description) are not part of runnerhub: an operator
+who wants GitHub's parameters and schemas in `/openapi.json` points
+`RUNNERHUB_GITHUB_OPENAPI` at their JSON files. This module cuts out of them the operations
+runnerhub declares (api/operations.py) and every component those reach through `$ref`;
+examples are left out (most of the size, and no schema: GitHub's documentation pages, which
+every operation links to, have them). Without the files each operation is described from
+what the code declares.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-SUBSET = Path(__file__).with_name("github_openapi.json")
-# Where an operation is taken from: enterprise paths from GitHub Enterprise Cloud's, the
-# rest from api.github.com's (runs and jobs from its jobs description).
-ORDER = ("jobs-dotcom", "dotcom", "ghec", "jobs-ghec", "ghes", "jobs-ghes")
-ENTERPRISE_ORDER = ("ghec", "jobs-ghec", "ghes", "jobs-ghes")
+NONE: dict[str, Any] = {"info": None, "operations": {}, "components": {}}
 
 
-def extract(spec_dir: Path, operations: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """`operations`: (operation id, path) of each declared operation."""
-    specs = {name: json.loads((spec_dir / f"{name}.json").read_text()) for name in ORDER}
-    index = {
-        name: {
+def extract(files: Sequence[Path], operations: Iterable[str]) -> dict[str, Any]:
+    """`operations`: the declared operations' ids; each is taken from the first of `files`
+    that has it."""
+    if not files:
+        return NONE
+    specs = [json.loads(path.read_text()) for path in files]
+    index = [
+        {
             op["operationId"]: op
-            for item in spec["paths"].values()
+            for item in spec.get("paths", {}).values()
             for op in item.values()
             if isinstance(op, dict) and "operationId" in op
         }
-        for name, spec in specs.items()
-    }
+        for spec in specs
+    ]
     found: dict[str, Any] = {}
     components: dict[str, dict[str, Any]] = {}
-    for operation_id, path in sorted(set(operations)):
-        order = ENTERPRISE_ORDER if path.startswith("/enterprises/") else ORDER
-        source = next((name for name in order if operation_id in index[name]), None)
+    for operation_id in sorted(set(operations)):
+        source = next((n for n, ops in enumerate(index) if operation_id in ops), None)
         if source is None:
             continue  # runnerhub's own: described by api/openapi.py
         operation = _without_examples(index[source][operation_id])
         found[operation_id] = operation
         _collect(specs[source], operation, components)
     return {
-        "info": {
-            "source": "GitHub's REST API descriptions (github/rest-api-description, MIT)",
-            "version": specs["dotcom"]["info"]["version"],
-        },
+        "info": ", ".join(f"{spec['info']['title']} {spec['info']['version']}" for spec in specs),
         "operations": found,
         "components": {kind: dict(sorted(items.items())) for kind, items in
                        sorted(components.items())},
@@ -92,7 +85,3 @@ def _without_examples(node: Any, *, names: bool = False) -> Any:
     if isinstance(node, list):
         return [_without_examples(value) for value in node]
     return node
-
-
-def render(subset: dict[str, Any]) -> str:
-    return json.dumps(subset, indent=1, sort_keys=True) + "\n"
