@@ -50,11 +50,44 @@ def _module_function(module: str, name: str, before: Path) -> Any:
     return factory
 
 
+def _access_log(log_format: str) -> Any:
+    """Off: no access-log middleware at all (the app as before it); on: the middleware, and
+    its lines written to a file in `log_format`."""
+
+    def factory(app: Any) -> tuple[Callable[[], None], Callable[[], None]]:
+        import logging
+        import tempfile
+
+        from runnerhub import log_format as formats
+
+        formats.configure(log_format)  # type: ignore[arg-type]
+        handler = logging.getLogger().handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(tempfile.TemporaryFile("w"))  # noqa: SIM115 (kept for the run)
+        with_log = app.build_middleware_stack()
+        kept = app.user_middleware
+        app.user_middleware = []
+        without = app.build_middleware_stack()
+        app.user_middleware = kept
+
+        def off() -> None:
+            app.middleware_stack = without
+
+        def on() -> None:
+            app.middleware_stack = with_log
+
+        return off, on
+
+    return factory
+
+
 # AB_BEFORE: a checkout of the commit to compare with (the "off" side of module variants).
 BEFORE = Path(os.environ.get("AB_BEFORE", "/nonexistent")) / "src" / "runnerhub"
 
 VARIANTS: dict[str, Callable[[Any], tuple[Callable[[], None], Callable[[], None]]]] = {
     "kept-connection": _database,
+    "access-log-json": _access_log("json"),
+    "access-log-text": _access_log("text"),
 }
 if BEFORE.exists():
     VARIANTS["sql-fetch"] = _module_function(

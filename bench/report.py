@@ -39,6 +39,8 @@ def table(results: dict[str, Any]) -> str:
             )
         )
         lines.append("")
+    if "logging" in results:
+        lines += _logging_table(results["logging"])
     if "scale" in results:
         lines += _scale_table(
             "**Scale** — the same request with N runners in the organization", results["scale"]
@@ -213,3 +215,26 @@ def chart(results: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _logging_table(logging: dict[str, Any]) -> list[str]:
+    lines = [
+        "**Access log** — the read above, on three servers side by side: access log off, "
+        "JSON lines, text lines (each to a file)",
+        "",
+        "| access log | req/s (min–max) | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+    ]
+    for name in ("access log off", "json", "text"):
+        r = logging[name]
+        lines.append(
+            f"| {name} | {r['rps']:.0f} ({r['rps_min']:.0f}–{r['rps_max']:.0f}) "
+            f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |"
+        )
+    lines += [
+        "",
+        f"json/off = **{logging['json/off']:.3f}**, text/off = **{logging['text/off']:.3f}** "
+        f"({logging['log lines']:,} access lines written)",
+        "",
+    ]
+    return lines

@@ -146,6 +146,44 @@ def bench_groups(
     return result
 
 
+# The access log's cost on the read: the same server with it off, as JSON lines, as text,
+# each writing its log to a file; no key pool, so that none of them spends CPU on keys.
+LOG_VARIANTS = {
+    "access log off": {"access_log": "false"},
+    "json": {"log_format": "json"},
+    "text": {"log_format": "text"},
+}
+
+
+def bench_logging(
+    url: str, token: str, args: argparse.Namespace, logs: Path
+) -> dict[str, Any]:
+    variants = [
+        servers.runnerhub(
+            url, logs / f"logging-{i}.log", name=name, runner_key_pool_size="0", **settings
+        )
+        for i, (name, settings) in enumerate(LOG_VARIANTS.items())
+    ]
+    runs: dict[str, list[Run]] = {v.name: [] for v in variants}
+    try:
+        for round_ in range(args.rounds):
+            shift = round_ % len(variants)  # each variant first, second, third in turn
+            for server in variants[shift:] + variants[:shift]:
+                wrk(server.url, READ_PATH, token, seconds=2)  # warm-up, discarded
+                runs[server.name].append(wrk(server.url, READ_PATH, token, seconds=args.seconds))
+    finally:
+        for server in variants:
+            server.stop()
+    result: dict[str, Any] = {name: median_run(r) for name, r in runs.items()}
+    for name in ("json", "text"):
+        result[f"{name}/off"] = ratio(runs[name], runs["access log off"])
+    result["log lines"] = sum(
+        (logs / f"logging-{i}.log").read_text().count("runnerhub.access")
+        for i in range(1, len(LOG_VARIANTS))
+    )
+    return result
+
+
 def bench_writes(
     url: str, token: str, ids: tuple[int, int], args: argparse.Namespace, log: Path
 ) -> dict[str, Any]:
@@ -274,10 +312,10 @@ def main() -> None:
         "--job-dispatches", type=int, default=100, help="jobs: dispatches of a 100-job matrix"
     )
     parser.add_argument("--job-seconds", type=float, default=240, help="jobs: throughput limit")
-    parts = ("read", "scale", "groups", "writes", "agents", "jobs")
+    parts = ("read", "scale", "groups", "writes", "agents", "jobs", "logging")
     parser.add_argument("--only", choices=parts, action="append")
     args = parser.parse_args()
-    only = set(args.only or parts)
+    only = set(args.only or [p for p in parts if p != "logging"])
     work = Path(tempfile.mkdtemp(prefix="runnerhub-bench-"))
     sqlite_path = work / "bench.db"
     url = f"sqlite:///{sqlite_path}"
@@ -297,6 +335,8 @@ def main() -> None:
     )
     if "read" in only:
         results["read"] = bench_read(url, sqlite_path, read_token, args, work)
+    if "logging" in only:
+        results["logging"] = bench_logging(url, read_token, args, work)
     if "scale" in only:
         results["scale"] = bench_scale(url, scale_tokens, args, work)
     if "groups" in only:

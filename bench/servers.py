@@ -83,11 +83,11 @@ def start(name: str, command: list[str], env: dict[str, str], probe: str, log: P
     raise RuntimeError(f"{name} did not start:\n{log.read_text()[-2000:]}")
 
 
-def runnerhub(database_url: str, log: Path, **settings: str) -> Server:
+def runnerhub(database_url: str, log: Path, name: str = "runnerhub", **settings: str) -> Server:
     env = {"RUNNERHUB_DATABASE_URL": database_url, "RUNNERHUB_RATE_LIMIT_PER_HOUR": "1000000000"}
     env.update({f"RUNNERHUB_{k.upper()}": v for k, v in settings.items()})
     command = [sys.executable, "-m", "runnerhub.cli.main", "serve", "--port", "{port}"]
-    return start("runnerhub", command, env, "/meta", log)
+    return start(name, command, env, "/meta", log)
 
 
 def ceiling(sqlite_path: Path, log: Path) -> Server:

@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.convertors import register_url_convertor
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from runnerhub.api import accounts as account_endpoints
-from runnerhub.api import actions, agent_protocol, graphql, observability, testing_hooks
+from runnerhub.api import actions, agent_protocol, graphql, observability, openapi, testing_hooks
+from runnerhub.api.access_log import AccessLog
 from runnerhub.api.incoming import IdConvertor
 from runnerhub.api.operations import (
     GENERAL_DOCS,
@@ -96,16 +98,24 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     operations = all_operations()
     api = routes(op for op in operations if op.rest)  # at the root and under /api/v3
-    # GraphQL (/graphql, /api/graphql) and the server's own (/metrics, /healthz, /readyz).
-    own_paths = [*routes(op for op in operations if not op.rest), *observability.ROUTES]
+    # GraphQL (/graphql, /api/graphql) and the server's own (/metrics, /healthz, /readyz,
+    # /openapi.json, /docs).
+    own_paths = [
+        *routes(op for op in operations if not op.rest), *observability.ROUTES, *openapi.ROUTES
+    ]
     # GET /: the API index for API clients, a redirect to the dashboard for browsers.
     (api_root,) = (op for op in operations if op.path == "/")
     root = Route("/", root_for_browsers(endpoint(api_root)), methods=["GET"])
     app = Starlette(
         routes=[Mount(GHES_PREFIX, routes=api), root, *api, *own_paths, *dashboard_routes()],
         exception_handlers={HTTPException: not_found},
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
     app.state.runnerhub = state
+    # What /openapi.json describes: the testing hooks answer 404 unless testing is on.
+    app.state.operations = [
+        op for op in operations if settings.testing or op not in testing_hooks.OPERATIONS
+    ]
     return app

@@ -15,6 +15,7 @@ import asyncio
 import gc
 import ipaddress
 import sys
+from collections.abc import Callable
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -86,7 +87,8 @@ def serve(
         http=Protocol,  # never h11, which these deadlines do not cover
         ws="none",
         log_level="warning",
-        access_log=False,
+        log_config=None,  # uvicorn's lines go through runnerhub's handler (log_format.py)
+        access_log=False,  # runnerhub's own (api/access_log.py)
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
         # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise.
         proxy_headers=bool(proxies),
@@ -112,7 +114,13 @@ def trusted_proxies(setting: str) -> list[str]:
     return proxies
 
 
-def public_url(configured: str, host: str, port: int, scheme: str = "http") -> str:
+def public_url(
+    configured: str,
+    host: str,
+    port: int,
+    scheme: str = "http",
+    warn: Callable[[str], None] = lambda text: print(f"runnerhub: {text}", file=sys.stderr),
+) -> str:
     """RUNNERHUB_PUBLIC_URL, or the address served on when it is unset."""
     if configured:
         return configured.rstrip("/")
@@ -121,10 +129,9 @@ def public_url(configured: str, host: str, port: int, scheme: str = "http") -> s
     except ValueError:  # a host name
         address = None
     if address is not None and address.is_unspecified:
-        print(
-            f"runnerhub: warning: serving on every interface ({host}); set RUNNERHUB_PUBLIC_URL "
-            "to the URL clients use, until then URLs in responses name 127.0.0.1",
-            file=sys.stderr,
+        warn(
+            f"warning: serving on every interface ({host}); set RUNNERHUB_PUBLIC_URL "
+            "to the URL clients use, until then URLs in responses name 127.0.0.1"
         )
         host = "127.0.0.1"
     elif address is not None and address.version == 6:

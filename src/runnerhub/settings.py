@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runnerhub.log_format import LogFormat
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNNERHUB_", extra="ignore")
@@ -28,6 +30,10 @@ class Settings(BaseSettings):
     runner_download_base: str = "https://github.com/actions/runner/releases/download"
     # Optional JSON file with a full catalog (see docs/api-choices.md), e.g. for mirrors.
     runner_catalog_file: Path | None = None
+    # GitHub's own OpenAPI descriptions (github/rest-api-description's JSON files, comma
+    # separated, the first that has an operation wins): /openapi.json then carries GitHub's
+    # parameters and schemas for GitHub's operations. runnerhub ships none of them.
+    github_openapi: str = ""
 
     # A runner is online while its session polled within this window. The server holds a
     # long poll for at most half of it (and never more than 50 s, like GitHub's).
@@ -60,6 +66,11 @@ class Settings(BaseSettings):
     # not wait on key generation (~40 ms of CPU each). 0 turns the pool off.
     runner_key_pool_size: int = 256
 
+    # Log lines on standard error: `text` for people, `json` (one object a line) for log
+    # shippers; `serve --log-format` overrides it. access_log: one line per request.
+    log_format: LogFormat = "text"
+    access_log: bool = True
+
     # /metrics answers anyone by default (bind to loopback or firewall it); true: only a
     # request with a valid personal access token.
     metrics_require_token: bool = False
@@ -70,6 +81,10 @@ class Settings(BaseSettings):
     # A server for tests (runnerhub.testing): POST /_runnerhub/testing/clock moves its clock.
     # Never in production: anyone with a token could expire every token.
     testing: bool = False
+
+    @property
+    def github_openapi_files(self) -> tuple[Path, ...]:
+        return tuple(Path(part.strip()) for part in self.github_openapi.split(",") if part.strip())
 
     @property
     def long_poll_seconds(self) -> float:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runnerhub import clock
+from runnerhub import clock, log_format
 from runnerhub.api import incoming as incoming_request
 from runnerhub.api.gate import Passed, Resolver, count_failed_login, gate
 from runnerhub.api.incoming import Incoming
@@ -150,6 +150,9 @@ def endpoint(operation: Operation) -> Callable[[Request], Any]:
     async def run(request: Request) -> Response:
         started = time.perf_counter()
         state: AppState = request.app.state.runnerhub
+        context = log_format.current()
+        if context is not None:
+            context.operation_id = operation.operation_id
         incoming = None
         try:
             incoming = await incoming_request.read(
@@ -184,6 +187,7 @@ async def _serve(state: AppState, operation: Operation, incoming: Incoming) -> R
 
         def work(uow: UnitOfWork) -> Reply:
             passed = _pass(state, operation, incoming, uow, spend=operation.rate_limited)
+            _tell_log(passed)
             return operation.handler(Call(uow, state, incoming, passed, key))
 
         reply = await state.db.run(work, write=operation.writes)
@@ -196,6 +200,14 @@ async def _serve(state: AppState, operation: Operation, incoming: Incoming) -> R
     if reply.then is not None:
         reply = await reply.then()
     return reply
+
+
+def _tell_log(passed: Passed) -> None:
+    """Who the request's log lines name, once the gate knows."""
+    context = log_format.current()
+    if context is not None:
+        context.user = passed.principal.login if passed.principal is not None else None
+        context.runner_id = passed.runner_id
 
 
 def _pass(

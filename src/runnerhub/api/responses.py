@@ -12,6 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runnerhub import log_format
 from runnerhub.errors import Forbidden, RateLimited, RunnerhubError
 
 if TYPE_CHECKING:
@@ -91,10 +92,11 @@ def error_reply(error: RunnerhubError, docs_url: str) -> Reply:
 
 def base_headers(api_version: str) -> dict[str, str]:
     selected = api_version if api_version in API_VERSIONS else DEFAULT_API_VERSION
+    context = log_format.current()  # set by api/access_log.py: its id is in the request's logs
     return {
         "X-GitHub-Api-Version-Selected": selected,
         "X-GitHub-Media-Type": "github.v3; format=json",
-        "X-GitHub-Request-Id": request_id(),
+        "X-GitHub-Request-Id": context.request_id if context is not None else request_id(),
     }
 
 

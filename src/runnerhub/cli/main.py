@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from runnerhub import tls
+from runnerhub import log_format, tls
 from runnerhub.cli.durations import parse_duration
 from runnerhub.domain import accounts, contents
 from runnerhub.errors import UserError
@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="TLS with a certificate made for the names served, under a CA kept in the "
         "data directory (tls/ca.pem: the file clients trust)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines on standard error: text (default) or JSON lines "
+        "(RUNNERHUB_LOG_FORMAT)",
     )
     serve.set_defaults(run=run_serve)
 
@@ -143,24 +149,31 @@ def _admin_commands(admin: Any) -> None:
     revoke.set_defaults(run=_transaction(_revoke_token))
 
 
-def _open_database(settings: Settings) -> Database:
+Say = Callable[[str], None]
+
+
+def _say(message: str) -> None:
+    print(f"runnerhub: {message}", file=sys.stderr)
+
+
+def _open_database(settings: Settings, say: Say = _say) -> Database:
     """Say which database, so that a command run from the wrong directory (a new SQLite file
     there) or with the wrong URL shows it at once. Passwords are masked."""
     raw = settings.resolved_database_url()
     url = make_url(raw)
     new = url.get_backend_name() == "sqlite" and not Path(url.database or "").exists()
     shown = url.render_as_string(hide_password=True)
-    print(f"runnerhub: database {shown}{' (new file)' if new else ''}", file=sys.stderr)
+    say(f"database {shown}{' (new file)' if new else ''}")
     return Database(raw)
 
 
-def _upgrade(db: Database) -> None:
+def _upgrade(db: Database, say: Say = _say) -> None:
     """Apply pending migrations, and say so when there were any."""
     before = _revision(db)
     migrate.upgrade(db)
     after = _revision(db)
     if before != after:
-        print(f"runnerhub: schema migrated from {before or 'empty'} to {after}", file=sys.stderr)
+        say(f"schema migrated from {before or 'empty'} to {after}")
 
 
 def _revision(db: Database) -> str | None:
@@ -182,25 +195,28 @@ def run_serve(args: argparse.Namespace) -> int:
     from runnerhub import serving
     from runnerhub.app import create_app
 
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("runnerhub").setLevel(logging.INFO)
     settings = Settings()
+    if args.log_format:
+        settings = settings.model_copy(update={"log_format": args.log_format})
+    log_format.configure(settings.log_format, access_log=settings.access_log)
+    # JSON lines from the first line on when asked for them; plain lines otherwise.
+    say = logging.getLogger("runnerhub.serve").info if settings.log_format == "json" else _say
     serving.trusted_proxies(settings.trusted_proxies)  # refuse a bad list before migrating
     scheme = "https" if args.tls_self_signed or args.certfile or args.keyfile else "http"
-    url = serving.public_url(settings.public_url, args.host, args.port, scheme)
+    url = serving.public_url(settings.public_url, args.host, args.port, scheme, warn=say)
     settings = settings.model_copy(update={"public_url": url})
-    tls = _certificate(args, settings)
-    db = _open_database(settings)
-    _upgrade(db)
+    tls = _certificate(args, settings, say)
+    db = _open_database(settings, say)
+    _upgrade(db, say)
     app = create_app(settings, db)
     serving.tune_garbage_collector()
-    print(f"runnerhub: serving on {args.host}:{args.port} as {url}", file=sys.stderr)
+    say(f"serving on {args.host}:{args.port} as {url}")
     serving.serve(app, settings, args.host, args.port, tls)
     db.dispose()
     return 0
 
 
-def _certificate(args: argparse.Namespace, settings: Settings) -> tls.Certificate | None:
+def _certificate(args: argparse.Namespace, settings: Settings, say: Say) -> tls.Certificate | None:
     """The operator's certificate, or one made for the names served (and how to trust it)."""
     given = tls.operator_certificate(args.certfile, args.keyfile)
     if not args.tls_self_signed:
@@ -209,11 +225,10 @@ def _certificate(args: argparse.Namespace, settings: Settings) -> tls.Certificat
         raise UserError("--tls-self-signed or --certfile/--keyfile, not both")
     names = tls.served_names(args.host, urlsplit(settings.public_url).hostname)
     made = tls.self_signed(settings.data_dir / "tls", names, datetime.now(UTC))
-    print(
-        f"runnerhub: TLS certificate for {', '.join(names)}; clients trust it with "
+    say(
+        f"TLS certificate for {', '.join(names)}; clients trust it with "
         f"SSL_CERT_FILE={made.ca_file and made.ca_file.resolve()} "
-        "(curl --cacert FILE, NODE_EXTRA_CA_CERTS=FILE for Node)",
-        file=sys.stderr,
+        "(curl --cacert FILE, NODE_EXTRA_CA_CERTS=FILE for Node)"
     )
     return made
 

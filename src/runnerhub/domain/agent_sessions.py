@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import jwt
 
 from runnerhub.auth.secrets import hash_token
+from runnerhub.domain import journal
 from runnerhub.domain.events import SessionClosed
 from runnerhub.errors import Conflict, NotFound, Unauthorized
 from runnerhub.storage import agents
@@ -73,6 +74,9 @@ def open_session(uow: UnitOfWork, runner_id: int, now: datetime, window: timedel
         raise Conflict("A session for this runner already exists.")
     session_id = str(uuid.uuid4())
     agents.set_session(uow.conn, runner_id, session_id, now)
+    journal.record(
+        uow, "session.opened", "runner %d opened a session", runner_id, runner_id=runner_id
+    )
     return session_id
 
 
@@ -83,6 +87,9 @@ def close_session(uow: UnitOfWork, runner_id: int, session_id: str) -> None:
         raise NotFound("No such session.")
     agents.set_session(uow.conn, runner_id, None, None)
     uow.emit(SessionClosed(runner_id, session_id))
+    journal.record(
+        uow, "session.closed", "runner %d closed its session", runner_id, runner_id=runner_id
+    )
 
 
 def beat(uow: UnitOfWork, runner_id: int, session_id: str, now: datetime) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from runnerhub.domain import journal, runner_groups
 from runnerhub.domain import labels as label_rules
-from runnerhub.domain import runner_groups
 from runnerhub.domain.keys import RunnerKey
 from runnerhub.domain.models import Runner
 from runnerhub.domain.runners import Clock, get_runner
@@ -58,6 +58,11 @@ def generate_jitconfig(
     except runners.NameTaken:
         raise taken from None
     label_rules.attach_initial(uow, scope, runner_id, request.labels)
+    journal.record(
+        uow, "runner.registered", "runner %d %r registered in %s (JIT)", runner_id,
+        request.name, scope.name, runner_id=runner_id, runner_name=request.name,
+        scope=scope.name, jit=True,
+    )  # fmt: skip
     runner = get_runner(uow, scope, clock, runner_id)
     files = runner_files(runner, request, scope, key, client_id, server_url)
     return JitConfig(runner, encode_jit_config(files))

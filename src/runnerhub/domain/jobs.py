@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from runnerhub.domain import journal
 from runnerhub.domain.events import JobAssigned, JobCancelRequested, RunnerRemoved
 from runnerhub.domain.group_access import Routing
 from runnerhub.domain.models import Job, JobStep
@@ -143,6 +144,10 @@ def _claim(
     if not jobs.claim(uow.conn, row.id, runner, now, steps=json.dumps(steps)):
         return False
     uow.emit(JobAssigned(row.id, runner.id, runner.session_id))
+    journal.record(
+        uow, "job.assigned", "job %d assigned to runner %d %r", row.id, runner.id, runner.name,
+        job_id=row.id, runner_id=runner.id, runner_name=runner.name,
+    )  # fmt: skip
     return True
 
 
@@ -264,6 +269,10 @@ def finish(
     if outputs is not None:
         values["outputs"] = json.dumps(outputs)
     jobs.update_job(uow.conn, row.id, **values)
+    journal.record(
+        uow, "job.completed", "job %d completed: %s", row.id, conclusion,
+        job_id=row.id, run_id=row.run_id, runner_id=row.runner_id, conclusion=conclusion,
+    )  # fmt: skip
     if note:
         _note(uow, row.id, note, now)
     retired = False
@@ -290,6 +299,10 @@ def _retire_if_ephemeral(uow: UnitOfWork, runner_id: int) -> bool:
         return runner is None
     runners.delete(uow.conn, runner.scope_id, runner_id)
     uow.emit(RunnerRemoved(runner_id, runner.session_id))
+    journal.record(
+        uow, "runner.removed", "ephemeral runner %d %r removed after its job", runner_id,
+        runner.name, runner_id=runner_id, runner_name=runner.name,
+    )  # fmt: skip
     return True
 
 

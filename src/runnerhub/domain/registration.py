@@ -15,8 +15,8 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from runnerhub.auth.secrets import hash_token
+from runnerhub.domain import journal, runner_groups, scopes
 from runnerhub.domain import labels as label_rules
-from runnerhub.domain import runner_groups, scopes
 from runnerhub.domain import runners as runner_rules
 from runnerhub.domain.events import RunnerRemoved
 from runnerhub.domain.runner_tokens import Purpose
@@ -112,6 +112,11 @@ def register(uow: UnitOfWork, scope: Scope, request: Registration, now: datetime
         )  # fmt: skip
         agents.set_version(conn, runner_id, request.version)
     label_rules.attach(uow, scope, runner_id, request.read_only_labels, request.labels)
+    verb = "replaced" if existing is not None else "registered"
+    journal.record(
+        uow, f"runner.{verb}", "runner %d %r %s in %s", runner_id, request.name, verb,
+        scope.name, runner_id=runner_id, runner_name=request.name, scope=scope.name,
+    )  # fmt: skip
     return Registered(runner_id, scope, client_id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from runnerhub.domain import journal
 from runnerhub.domain.events import RunnerRemoved
 from runnerhub.domain.liveness import status
 from runnerhub.domain.models import Label, Runner
@@ -62,6 +63,10 @@ def remove(uow: UnitOfWork, scope: Scope, row: runners.RunnerRow) -> None:
     """Delete the runner, and tell its agent once that has committed."""
     runners.delete(uow.conn, scope.id, row.id)
     uow.emit(RunnerRemoved(row.id, row.session_id))
+    journal.record(
+        uow, "runner.removed", "runner %d %r removed from %s", row.id, row.name, scope.name,
+        runner_id=row.id, runner_name=row.name, scope=scope.name,
+    )  # fmt: skip
 
 
 def locked_runner(uow: UnitOfWork, scope: Scope, runner_id: int) -> runners.RunnerRow:

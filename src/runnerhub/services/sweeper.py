@@ -21,6 +21,7 @@ class Periodic:
     logged and the next one runs as planned: serving goes on."""
 
     name = "sweep"
+    swept = "things"  # what sweep() counts, for the log
 
     def __init__(self, interval: float, delay: float = 0.0) -> None:
         self.interval, self.delay = interval, delay
@@ -43,7 +44,12 @@ class Periodic:
         await asyncio.sleep(self.delay)
         while True:
             try:
-                await self.sweep()
+                count = await self.sweep()
+                if count:
+                    log.info(
+                        "%s: %d %s", self.name, count, self.swept,
+                        extra={"event": "sweep", "sweep": self.name, "count": count},
+                    )  # fmt: skip
             except Exception:
                 log.exception("%s failed", self.name)
             await asyncio.sleep(self.interval)
@@ -51,6 +57,7 @@ class Periodic:
 
 class StaleRunnerSweeper(Periodic):
     name = "stale-runner sweep"
+    swept = "offline runners removed"
 
     def __init__(self, settings: Settings, db: Database) -> None:
         super().__init__(settings.cleanup_interval_seconds)
@@ -75,6 +82,7 @@ class LostJobSweeper(Periodic):
     jobs count as lost."""
 
     name = "lost-job sweep"
+    swept = "lost or stale jobs ended"
 
     def __init__(self, settings: Settings, db: Database) -> None:
         window = settings.offline_after_seconds
