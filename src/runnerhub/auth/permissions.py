@@ -121,6 +121,22 @@ ACTIONS_READ = Permission("actions:read", Access.SCOPE, Level.READ, ACTIONS, "re
 ACTIONS_WRITE = Permission("actions:write", Access.SCOPE, Level.WRITE, ACTIONS, "write")
 CONTENTS_READ = Permission("contents:read", Access.SCOPE, Level.READ, CONTENTS, "read", public=True)
 CONTENTS_WRITE = Permission("contents:write", Access.SCOPE, Level.WRITE, CONTENTS, "write")
+# Webhooks (GitHub's documented grants: `read:repo_hook` / `write:repo_hook` /
+# `admin:repo_hook` or `repo`, and `admin:org_hook`; fine-grained "Webhooks").
+HOOKS_READABLE = {
+    ScopeKind.REPOSITORY: Requirement(
+        ("read:repo_hook", "write:repo_hook", "admin:repo_hook", "repo"), "repository_hooks"
+    ),
+    ScopeKind.ORGANIZATION: Requirement(("admin:org_hook",), "organization_hooks"),
+}
+HOOKS_WRITABLE = {
+    ScopeKind.REPOSITORY: Requirement(
+        ("write:repo_hook", "admin:repo_hook", "repo"), "repository_hooks"
+    ),
+    ScopeKind.ORGANIZATION: Requirement(("admin:org_hook",), "organization_hooks"),
+}
+HOOKS_READ = Permission("hooks:read", Access.SCOPE, Level.READ, HOOKS_READABLE)
+HOOKS_WRITE = Permission("hooks:write", Access.SCOPE, Level.WRITE, HOOKS_WRITABLE)
 # GitHub's GraphQL API: any valid token; each field decides what the caller may see.
 GRAPHQL = Permission(
     "graphql", Access.USER, anonymous_message="This endpoint requires you to be authenticated."

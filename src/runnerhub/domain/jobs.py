@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from runnerhub.domain import hook_events
 from runnerhub.domain.events import JobAssigned, JobCancelRequested, RunnerRemoved
 from runnerhub.domain.models import Job, JobStep
 from runnerhub.errors import NotFound, ValidationFailed
@@ -131,6 +132,7 @@ def _claim(
     if not jobs.claim(uow.conn, row.id, runner, now, steps=json.dumps(steps)):
         return False
     uow.emit(JobAssigned(row.id, runner.id, runner.session_id))
+    hook_events.job_changed(uow, row.id, "in_progress", now)
     return True
 
 
@@ -252,6 +254,7 @@ def finish(
     if outputs is not None:
         values["outputs"] = json.dumps(outputs)
     jobs.update_job(uow.conn, row.id, **values)
+    hook_events.job_changed(uow, row.id, "completed", now)
     if note:
         _note(uow, row.id, note, now)
     retired = False

@@ -1,0 +1,361 @@
+"""Webhooks end to end: the hooks API at repository and organization scope, and deliveries
+to a real HTTP receiver on loopback, checked with githubkit (signature and models) and with
+GitHub's own `x-webhooks` schemas — real server process, real agent, SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from githubkit.webhooks import parse, verify
+from sqlalchemy import create_engine, text
+
+from runnerhub.settings import normalize_database_url
+from runnerhub.storage import migrate
+from runnerhub.storage.database import Database
+from tests.agents import configure, start_agent, wait_for
+from tests.contract import validate, validate_webhook
+from tests.factories import World
+from tests.helpers import auth
+from tests.receiver import Receiver, Received
+from tests.server import ServerProcess, start_server
+
+SECRET = "It's a Secret to Everybody"
+SCOPES = ("repo", "admin:org", "admin:org_hook")
+FAST = {"webhook_scan_seconds": "0.5", "webhook_max_backoff_seconds": "2"}
+
+
+@pytest.fixture(scope="module")
+def live(db: Database, database_url: str, workdir: Path) -> Iterator[ServerProcess]:
+    process = start_server(database_url, workdir, **FAST)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver().start()
+    yield made
+    made.stop()
+
+
+class Site:
+    def __init__(self, server: ServerProcess, world: World) -> None:
+        self.admin = admin = world.user()
+        self.org = world.org(admin)
+        self.repo = world.repo(self.org)
+        self.http = httpx.Client(base_url=server.url, headers=auth(world.token(admin, scopes=SCOPES)),
+                                 timeout=30)  # fmt: skip
+
+    def hook(self, url: str, *, where: str = "repo", **config: Any) -> dict[str, Any]:
+        events = config.pop("events", ["workflow_job", "workflow_run"])
+        body = {"name": "web", "events": events, "config": {"url": url, **config}}
+        made = self.http.post(f"{self.base(where)}/hooks", json=body)
+        assert made.status_code == 201, made.text
+        validate(f"{self.base(where)}/hooks", "POST", 201, made.json())
+        return dict(made.json())
+
+    def base(self, where: str) -> str:
+        return f"/repos/{self.repo}" if where == "repo" else f"/orgs/{self.org}"
+
+    def push(self, workflow: str) -> int:
+        body = {"message": "ci", "content": base64.b64encode(workflow.encode()).decode()}
+        put = self.http.put(f"/repos/{self.repo}/contents/.github/workflows/ci.yml", json=body)
+        assert put.status_code in (200, 201), put.text
+        commit = put.json()["commit"]["sha"]
+        runs = self.http.get(f"/repos/{self.repo}/actions/runs", params={"head_sha": commit})
+        return int(runs.json()["workflow_runs"][0]["id"])
+
+
+@pytest.fixture
+def site(live: ServerProcess, world: World) -> Iterator[Site]:
+    made = Site(live, world)
+    yield made
+    made.http.close()
+
+
+def checked(received: Received, secret: str | None = SECRET) -> dict[str, Any]:
+    """The payload, after every check a strict consumer makes: GitHub's headers, the
+    signatures over the exact body (githubkit's `verify`), githubkit's models, and GitHub's
+    `x-webhooks` schema."""
+    headers = received.headers
+    assert headers["User-Agent"].startswith("GitHub-Hookshot/")
+    assert len(headers["X-GitHub-Delivery"]) == 36
+    assert headers["X-GitHub-Hook-Installation-Target-Type"] in ("repository", "organization")
+    assert headers["X-GitHub-Hook-ID"].isdigit()
+    if secret is not None:
+        assert verify(secret, received.body, headers["X-Hub-Signature-256"])
+        assert headers["X-Hub-Signature"].startswith("sha1=")
+    else:
+        assert "X-Hub-Signature-256" not in headers
+    body = received.body
+    if headers["Content-Type"] == "application/x-www-form-urlencoded":
+        body = parse_qs(body.decode())["payload"][0].encode()
+    payload = json.loads(body)
+    parse(received.event, body)  # type: ignore[arg-type]  # githubkit's models accept it
+    validate_webhook(received.event, payload.get("action"), payload)
+    return dict(payload)
+
+
+# -- the API
+
+
+def test_create_pings_and_never_shows_the_secret(site: Site, receiver: Receiver) -> None:
+    made = site.hook(receiver.url, content_type="json", secret=SECRET, events=["*"])
+    assert made["config"] == {"url": receiver.url, "content_type": "json", "insecure_ssl": "0",
+                              "secret": "********"}  # fmt: skip
+    assert made["events"] == ["*"] and made["active"] is True and made["type"] == "Repository"
+    ping = checked(receiver.wait(1, "ping")[0])
+    assert ping["hook_id"] == made["id"] and ping["hook"]["config"]["secret"] == "********"
+    assert ping["repository"]["full_name"] == site.repo
+    assert ping["sender"]["login"] and ping["organization"]["login"] == site.org
+    for path in ("", "/config"):
+        shown = site.http.get(f"/repos/{site.repo}/hooks/{made['id']}{path}").json()
+        assert SECRET not in json.dumps(shown)
+    listed = site.http.get(f"/repos/{site.repo}/hooks").json()
+    validate(f"/repos/{site.repo}/hooks", "GET", 200, listed)
+    assert [h["id"] for h in listed] == [made["id"]]
+    deliveries = site.http.get(f"/repos/{site.repo}/hooks/{made['id']}/deliveries").json()
+    validate(f"/repos/{site.repo}/hooks/1/deliveries", "GET", 200, deliveries)
+    one = site.http.get(f"/repos/{site.repo}/hooks/{made['id']}/deliveries/{deliveries[0]['id']}")
+    validate(f"/repos/{site.repo}/hooks/1/deliveries/1", "GET", 200, one.json())
+    assert one.json()["request"]["payload"]["zen"]
+    assert SECRET not in one.text
+    assert one.json()["status_code"] == 200 and one.json()["response"]["payload"] == "thanks"
+
+
+def test_update_config_delete_and_errors(site: Site, receiver: Receiver) -> None:
+    made = site.hook(receiver.url, secret=SECRET)
+    one = f"/repos/{site.repo}/hooks/{made['id']}"
+    patched = site.http.patch(one, json={"add_events": ["ping"], "remove_events": ["workflow_run"],
+                                         "active": False})  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    validate(one, "PATCH", 200, patched.json())
+    assert patched.json()["events"] == ["workflow_job", "ping"] and not patched.json()["active"]
+    assert patched.json()["config"]["secret"] == "********"  # kept: no config in the PATCH
+    config = site.http.patch(f"{one}/config", json={"content_type": "json", "insecure_ssl": 1})
+    assert config.json() == {"url": receiver.url, "content_type": "json", "insecure_ssl": "1",
+                             "secret": "********"}  # fmt: skip
+    validate(f"{one}/config", "PATCH", 200, config.json())
+    # A PATCH of the hook with a config replaces it whole: the secret not given is gone.
+    replaced = site.http.patch(one, json={"config": {"url": receiver.url}}).json()
+    assert "secret" not in replaced["config"] and replaced["config"]["content_type"] == "form"
+    bad = [
+        {"name": "web", "config": {"url": "not a url"}},
+        {"name": "web", "config": {}},
+        {"name": "web", "config": {"url": receiver.url, "content_type": "xml"}},
+        {"name": "web", "config": {"url": receiver.url}, "events": []},
+        {"name": "nope", "config": {"url": receiver.url}},
+        {"name": "web", "config": {"url": receiver.url}, "events": "push"},
+    ]
+    for body in bad:
+        answer = site.http.post(f"/repos/{site.repo}/hooks", json=body)
+        assert answer.status_code == 422, (body, answer.text)
+    assert site.http.delete(one).status_code == 204
+    for method, path in (("GET", one), ("DELETE", one), ("POST", f"{one}/pings"),
+                         ("GET", f"{one}/deliveries"), ("GET", f"{one}/deliveries/1")):  # fmt: skip
+        assert site.http.request(method, path).status_code == 404, path
+
+
+def test_hooks_are_invisible_across_scopes_and_need_the_grant(
+    site: Site, world: World, live: ServerProcess, receiver: Receiver
+) -> None:
+    made = site.hook(receiver.url)
+    other = Site(live, world)
+    try:
+        assert other.http.get(f"/repos/{other.repo}/hooks/{made['id']}").status_code == 404
+        assert other.http.get(f"/repos/{site.repo}/hooks").status_code == 403  # not an admin
+    finally:
+        other.http.close()
+    token = world.token(site.admin, scopes=("repo",))
+    narrow = httpx.Client(base_url=live.url, headers=auth(token))
+    with narrow:
+        refused = narrow.get(f"/orgs/{site.org}/hooks")
+        assert refused.status_code == 403
+        assert refused.headers["X-Accepted-OAuth-Scopes"] == "admin:org_hook"
+        assert narrow.get(f"/repos/{site.repo}/hooks").status_code == 200  # `repo` suffices
+
+
+def test_under_api_v3_and_at_the_organization(site: Site, receiver: Receiver) -> None:
+    made = site.hook(receiver.url, where="org", content_type="json", secret=SECRET)
+    assert made["type"] == "Organization" and "test_url" not in made
+    assert made["url"].endswith(f"/orgs/{site.org}/hooks/{made['id']}")
+    shown = site.http.get(f"/api/v3/orgs/{site.org}/hooks/{made['id']}")
+    assert shown.status_code == 200
+    validate(f"/api/v3/orgs/{site.org}/hooks/1", "GET", 200, shown.json())
+    assert shown.json()["url"].split("/api/v3")[1] == f"/orgs/{site.org}/hooks/{made['id']}"
+    ping = receiver.wait(1, "ping")[0]
+    assert ping.headers["X-GitHub-Hook-Installation-Target-Type"] == "organization"
+    assert checked(ping)["organization"]["login"] == site.org
+
+
+def test_form_content_type(site: Site, receiver: Receiver) -> None:
+    site.hook(receiver.url, secret=SECRET)  # form is GitHub's default
+    ping = receiver.wait(1, "ping")[0]
+    assert ping.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert ping.body.startswith(b"payload=")
+    assert checked(ping)["zen"]
+
+
+def test_no_secret_no_signature(site: Site, receiver: Receiver) -> None:
+    site.hook(receiver.url, content_type="json")
+    checked(receiver.wait(1, "ping")[0], secret=None)
+
+
+# -- events from jobs and runs
+
+
+WORKFLOW = """\
+name: Build
+on: push
+jobs:
+  build:
+    runs-on: [self-hosted, linux]
+    steps:
+      - run: echo built
+"""
+
+
+def test_a_job_run_by_an_agent_is_queued_in_progress_and_completed(
+    site: Site, receiver: Receiver, live: ServerProcess, tmp_path: Path
+) -> None:
+    site.hook(receiver.url, content_type="json", secret=SECRET)
+    org_hook = site.hook(receiver.url, where="org", content_type="json", secret=SECRET,
+                         events=["workflow_job"])  # fmt: skip
+    receiver.wait(2, "ping")
+    run_id = site.push(WORKFLOW)
+    token = site.http.post(f"/orgs/{site.org}/actions/runners/registration-token").json()["token"]
+    directory = tmp_path / "worker"
+    done = configure(directory, f"{live.url}/{site.org}", token, "--name", "worker",
+                     "--labels", "linux")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    agent = start_agent(directory)
+    try:
+        jobs = receiver.wait(6, "workflow_job", timeout=60)  # three each for two hooks
+        runs = receiver.wait(3, "workflow_run", timeout=30)
+    finally:
+        agent.stop()
+    repo_jobs = [r for r in jobs if r.headers["X-GitHub-Hook-ID"] != str(org_hook["id"])]
+    payloads = [checked(r) for r in repo_jobs]
+    assert [p["action"] for p in payloads] == ["queued", "in_progress", "completed"]
+    queued, started, completed = (p["workflow_job"] for p in payloads)
+    assert queued["runner_id"] is None and queued["labels"] == ["self-hosted", "linux"]
+    assert started["runner_name"] == "worker" and started["runner_id"]
+    assert started["runner_group_id"] == 1 and started["runner_group_name"] == "Default"
+    assert completed["conclusion"] == "success" and completed["run_id"] == run_id
+    assert completed["workflow_name"] == "Build" and completed["head_branch"] == "main"
+    assert [s["name"] for s in completed["steps"]][0] == "Set up job"
+    # One event, one guid, whichever hook it goes to.
+    guids = {r.headers["X-GitHub-Delivery"] for r in jobs}
+    assert len(guids) == 3
+    run_payloads = [checked(r) for r in runs]
+    assert [p["action"] for p in run_payloads] == ["requested", "in_progress", "completed"]
+    assert run_payloads[-1]["workflow_run"]["conclusion"] == "success"
+    assert run_payloads[0]["workflow"]["path"] == ".github/workflows/ci.yml"
+
+
+def test_redeliver_through_the_api(site: Site, receiver: Receiver) -> None:
+    made = site.hook(receiver.url, content_type="json", secret=SECRET)
+    first = receiver.wait(1, "ping")[0]
+    base = f"/repos/{site.repo}/hooks/{made['id']}/deliveries"
+    delivery = site.http.get(base).json()[0]
+    again = site.http.post(f"{base}/{delivery['id']}/attempts")
+    assert again.status_code == 202
+    second = receiver.wait(2, "ping")[1]
+    assert second.body == first.body
+    assert second.headers["X-GitHub-Delivery"] == first.headers["X-GitHub-Delivery"]
+    listed = site.http.get(base, params={"per_page": 1})
+    assert listed.json()[0]["redelivery"] is True
+    assert 'rel="next"' in listed.headers["Link"]
+    cursor = listed.headers["Link"].split("cursor=")[1].split(">")[0]
+    older = site.http.get(base, params={"per_page": 1, "cursor": cursor}).json()
+    assert older[0]["id"] == delivery["id"] and older[0]["redelivery"] is False
+
+
+def test_a_receiver_down_then_up_gets_it_by_retry(site: Site) -> None:
+    receiver = Receiver()  # not listening yet
+    made = site.hook(receiver.url, content_type="json", secret=SECRET)
+    base = f"/repos/{site.repo}/hooks/{made['id']}/deliveries"
+    wait_for(lambda: site.http.get(base).json()[0]["status"] == "failed to connect", 20,
+             "a failed attempt")  # fmt: skip
+    receiver.start()
+    try:
+        checked(receiver.wait(1, "ping", timeout=20)[0])
+        wait_for(lambda: site.http.get(base).json()[0]["status_code"] == 200, 10, "delivered")
+    finally:
+        receiver.stop()
+
+
+def test_an_answer_of_500_is_retried(site: Site, receiver: Receiver) -> None:
+    receiver.status = 500
+    site.hook(receiver.url, content_type="json")
+    receiver.wait(2, "ping", timeout=20)
+    receiver.status = 200
+    count = len(receiver.wait(3, "ping", timeout=20))
+    assert count >= 3
+
+
+def test_a_slow_hook_delays_no_other(site: Site, receiver: Receiver) -> None:
+    slow = Receiver(delay=5).start()
+    try:
+        site.hook(slow.url, content_type="json")
+        site.hook(receiver.url, content_type="json")
+        receiver.wait(1, "ping", timeout=3)  # while the slow one still holds its first
+    finally:
+        slow.stop()
+
+
+def fresh_database(database_url: str, tmp_path: Path) -> tuple[str, Database]:
+    """A database of the test's own (no other server sends its outbox), built by migrations."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'own.db'}"
+    else:
+        name = f"own_{uuid.uuid4().hex[:8]}"
+        engine = create_engine(normalize_database_url(database_url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        base, _, query = database_url.partition("?")
+        url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    own = Database(normalize_database_url(url))
+    migrate.upgrade(own)
+    return url, own
+
+
+def test_kill_9_before_delivery_then_delivered_after_restart(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """The outbox row commits with the change: a server killed before sending it (here, one
+    that sends nothing) delivers it once started again, on a database no other server uses."""
+    url, own = fresh_database(database_url, tmp_path)
+    held = start_server(url, tmp_path, webhook_delivery="false", **FAST)
+    site = Site(held, World(own))
+    try:
+        site.hook(receiver.url, content_type="json", secret=SECRET)
+        site.push(WORKFLOW)
+        held.process.send_signal(signal.SIGKILL)
+        held.process.wait()
+        assert receiver.events() == []
+        again = start_server(url, tmp_path, **FAST)
+        try:
+            checked(receiver.wait(1, "ping")[0])
+            queued = checked(receiver.wait(1, "workflow_job")[0])
+            assert queued["action"] == "queued"
+            requested = receiver.wait(1, "workflow_run")
+            assert checked(requested[0])["action"] == "requested"
+        finally:
+            again.stop()
+    finally:
+        site.http.close()
+        own.dispose()
+    # Exactly once: one ping, one queued job, one requested run.
+    assert len(receiver.events("ping")) == 1
+    assert len(receiver.events("workflow_job")) == 1
