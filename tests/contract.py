@@ -100,7 +100,9 @@ def validate(path: str, method: str, status: int, body: Any) -> None:
     OAS30Validator({**schema, "components": document["components"]}).validate(body)
 
 
-def validate_webhook(event: str, action: str | None, payload: Any, name: str = "jobs-dotcom") -> None:
+def validate_webhook(
+    event: str, action: str | None, payload: Any, name: str = "jobs-dotcom"
+) -> None:
     """Raise if `payload` is not what GitHub's `x-webhooks` declare for the event and action
     (`workflow-job-queued`, `ping`)."""
     document = _for_validation(name)

@@ -25,7 +25,7 @@ from tests.agents import configure, start_agent, wait_for
 from tests.contract import validate, validate_webhook
 from tests.factories import World
 from tests.helpers import auth
-from tests.receiver import Receiver, Received
+from tests.receiver import Received, Receiver
 from tests.server import ServerProcess, start_server
 
 SECRET = "It's a Secret to Everybody"
@@ -52,8 +52,8 @@ class Site:
         self.admin = admin = world.user()
         self.org = world.org(admin)
         self.repo = world.repo(self.org)
-        self.http = httpx.Client(base_url=server.url, headers=auth(world.token(admin, scopes=SCOPES)),
-                                 timeout=30)  # fmt: skip
+        token = world.token(admin, scopes=SCOPES)
+        self.http = httpx.Client(base_url=server.url, headers=auth(token), timeout=30)
 
     def hook(self, url: str, *, where: str = "repo", **config: Any) -> dict[str, Any]:
         events = config.pop("events", ["workflow_job", "workflow_run"])
@@ -112,11 +112,15 @@ def test_create_pings_and_never_shows_the_secret(site: Site, receiver: Receiver)
     made = site.hook(receiver.url, content_type="json", secret=SECRET, events=["*"])
     assert made["config"] == {"url": receiver.url, "content_type": "json", "insecure_ssl": "0",
                               "secret": "********"}  # fmt: skip
-    assert made["events"] == ["*"] and made["active"] is True and made["type"] == "Repository"
+    assert made["events"] == ["*"]
+    assert made["active"] is True
+    assert made["type"] == "Repository"
     ping = checked(receiver.wait(1, "ping")[0])
-    assert ping["hook_id"] == made["id"] and ping["hook"]["config"]["secret"] == "********"
+    assert ping["hook_id"] == made["id"]
+    assert ping["hook"]["config"]["secret"] == "********"
     assert ping["repository"]["full_name"] == site.repo
-    assert ping["sender"]["login"] and ping["organization"]["login"] == site.org
+    assert ping["sender"]["login"]
+    assert ping["organization"]["login"] == site.org
     for path in ("", "/config"):
         shown = site.http.get(f"/repos/{site.repo}/hooks/{made['id']}{path}").json()
         assert SECRET not in json.dumps(shown)
@@ -129,7 +133,8 @@ def test_create_pings_and_never_shows_the_secret(site: Site, receiver: Receiver)
     validate(f"/repos/{site.repo}/hooks/1/deliveries/1", "GET", 200, one.json())
     assert one.json()["request"]["payload"]["zen"]
     assert SECRET not in one.text
-    assert one.json()["status_code"] == 200 and one.json()["response"]["payload"] == "thanks"
+    assert one.json()["status_code"] == 200
+    assert one.json()["response"]["payload"] == "thanks"
 
 
 def test_update_config_delete_and_errors(site: Site, receiver: Receiver) -> None:
@@ -139,7 +144,8 @@ def test_update_config_delete_and_errors(site: Site, receiver: Receiver) -> None
                                          "active": False})  # fmt: skip
     assert patched.status_code == 200, patched.text
     validate(one, "PATCH", 200, patched.json())
-    assert patched.json()["events"] == ["workflow_job", "ping"] and not patched.json()["active"]
+    assert patched.json()["events"] == ["workflow_job", "ping"]
+    assert not patched.json()["active"]
     assert patched.json()["config"]["secret"] == "********"  # kept: no config in the PATCH
     config = site.http.patch(f"{one}/config", json={"content_type": "json", "insecure_ssl": 1})
     assert config.json() == {"url": receiver.url, "content_type": "json", "insecure_ssl": "1",
@@ -147,7 +153,8 @@ def test_update_config_delete_and_errors(site: Site, receiver: Receiver) -> None
     validate(f"{one}/config", "PATCH", 200, config.json())
     # A PATCH of the hook with a config replaces it whole: the secret not given is gone.
     replaced = site.http.patch(one, json={"config": {"url": receiver.url}}).json()
-    assert "secret" not in replaced["config"] and replaced["config"]["content_type"] == "form"
+    assert "secret" not in replaced["config"]
+    assert replaced["config"]["content_type"] == "form"
     bad = [
         {"name": "web", "config": {"url": "not a url"}},
         {"name": "web", "config": {}},
@@ -186,7 +193,8 @@ def test_hooks_are_invisible_across_scopes_and_need_the_grant(
 
 def test_under_api_v3_and_at_the_organization(site: Site, receiver: Receiver) -> None:
     made = site.hook(receiver.url, where="org", content_type="json", secret=SECRET)
-    assert made["type"] == "Organization" and "test_url" not in made
+    assert made["type"] == "Organization"
+    assert "test_url" not in made
     assert made["url"].endswith(f"/orgs/{site.org}/hooks/{made['id']}")
     shown = site.http.get(f"/api/v3/orgs/{site.org}/hooks/{made['id']}")
     assert shown.status_code == 200
@@ -247,12 +255,17 @@ def test_a_job_run_by_an_agent_is_queued_in_progress_and_completed(
     payloads = [checked(r) for r in repo_jobs]
     assert [p["action"] for p in payloads] == ["queued", "in_progress", "completed"]
     queued, started, completed = (p["workflow_job"] for p in payloads)
-    assert queued["runner_id"] is None and queued["labels"] == ["self-hosted", "linux"]
-    assert started["runner_name"] == "worker" and started["runner_id"]
-    assert started["runner_group_id"] == 1 and started["runner_group_name"] == "Default"
-    assert completed["conclusion"] == "success" and completed["run_id"] == run_id
-    assert completed["workflow_name"] == "Build" and completed["head_branch"] == "main"
-    assert [s["name"] for s in completed["steps"]][0] == "Set up job"
+    assert queued["runner_id"] is None
+    assert queued["labels"] == ["self-hosted", "linux"]
+    assert started["runner_name"] == "worker"
+    assert started["runner_id"]
+    assert started["runner_group_id"] == 1
+    assert started["runner_group_name"] == "Default"
+    assert completed["conclusion"] == "success"
+    assert completed["run_id"] == run_id
+    assert completed["workflow_name"] == "Build"
+    assert completed["head_branch"] == "main"
+    assert next(s["name"] for s in completed["steps"]) == "Set up job"
     # One event, one guid, whichever hook it goes to.
     guids = {r.headers["X-GitHub-Delivery"] for r in jobs}
     assert len(guids) == 3
@@ -277,7 +290,8 @@ def test_redeliver_through_the_api(site: Site, receiver: Receiver) -> None:
     assert 'rel="next"' in listed.headers["Link"]
     cursor = listed.headers["Link"].split("cursor=")[1].split(">")[0]
     older = site.http.get(base, params={"per_page": 1, "cursor": cursor}).json()
-    assert older[0]["id"] == delivery["id"] and older[0]["redelivery"] is False
+    assert older[0]["id"] == delivery["id"]
+    assert older[0]["redelivery"] is False
 
 
 def test_a_receiver_down_then_up_gets_it_by_retry(site: Site) -> None:

@@ -133,6 +133,10 @@ def _claim(
         return False
     uow.emit(JobAssigned(row.id, runner.id, runner.session_id))
     hook_events.job_changed(uow, row.id, "in_progress", now)
+    if row.run_id is not None:
+        from runnerhub.domain import run_progress  # runs and jobs advance each other
+
+        run_progress.started(uow, row.run_id, now)
     return True
 
 

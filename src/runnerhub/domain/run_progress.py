@@ -179,6 +179,12 @@ def _fail_fast(uow: UnitOfWork, run_id: int, attempt: int, tally: Tally, now: da
 # -- the run's status
 
 
+def started(uow: UnitOfWork, run_id: int, now: datetime) -> None:
+    """A runner took one of the run's jobs: a queued run is in progress from now."""
+    if runs.mark_started(uow.conn, run_id, now):
+        hook_events.run_changed(uow, run_id, "in_progress", now)
+
+
 def _roll_up(uow: UnitOfWork, run_id: int, attempt: int, tally: Tally, now: datetime) -> None:
     run = runs.progress(uow.conn, run_id)
     if run is None or run.run_attempt != attempt:

@@ -97,6 +97,7 @@ def create_hook(
         raise _failed("custom", "url", "Config must include 'url'")
     values = _settings(change, {"events": ["push"], "content_type": "form", "insecure_ssl": "0",
                                 "active": True, "secret": None})  # fmt: skip
+    values["events"] = json.dumps(values["events"])
     hook_id = rows.insert_hook(uow.conn, scope_id=scope.id, created_at=now, updated_at=now,
                                **values)  # fmt: skip
     hook = get_hook(uow, scope, hook_id)
@@ -124,7 +125,7 @@ def update_hook(
     values = _settings(change, current)
     events = [e for e in values["events"] if e not in change.remove_events]
     events += [e for e in change.add_events if e not in events]
-    values["events"] = _events(events)
+    values["events"] = json.dumps(_events(events))
     rows.update_hook(uow.conn, hook_id, updated_at=now, **values)
     return get_hook(uow, scope, hook_id)
 
@@ -178,7 +179,7 @@ def _settings(change: HookChange, current: dict[str, Any]) -> dict[str, Any]:
     if change.active is not UNSET:
         values["active"] = change.active
     values["events"] = _events(values["events"])
-    return {**values, "events": json.dumps(values["events"])}
+    return values
 
 
 def _url(url: str) -> str:
