@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import signal
+import subprocess
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -232,25 +235,48 @@ jobs:
 """
 
 
-def test_a_job_run_by_an_agent_is_queued_in_progress_and_completed(
-    site: Site, receiver: Receiver, live: ServerProcess, tmp_path: Path
-) -> None:
-    site.hook(receiver.url, content_type="json", secret=SECRET)
-    org_hook = site.hook(receiver.url, where="org", content_type="json", secret=SECRET,
-                         events=["workflow_job"])  # fmt: skip
-    receiver.wait(2, "ping")
-    run_id = site.push(WORKFLOW)
-    token = site.http.post(f"/orgs/{site.org}/actions/runners/registration-token").json()["token"]
-    directory = tmp_path / "worker"
-    done = configure(directory, f"{live.url}/{site.org}", token, "--name", "worker",
-                     "--labels", "linux")  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    agent = start_agent(directory)
+@dataclass
+class JobRun:
+    """What a repository hook and an organization hook received of one pushed job run by a
+    real agent."""
+
+    run_id: int
+    org_hook_id: int
+    received: list[Received]
+
+
+@pytest.fixture(scope="module")
+def job_run(
+    live: ServerProcess, db: Database, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[JobRun]:
+    site, receiver = Site(live, World(db)), Receiver().start()
     try:
-        jobs = receiver.wait(6, "workflow_job", timeout=60)  # three each for two hooks
-        runs = receiver.wait(3, "workflow_run", timeout=30)
+        site.hook(receiver.url, content_type="json", secret=SECRET)
+        org_hook = site.hook(receiver.url, where="org", content_type="json", secret=SECRET,
+                             events=["workflow_job"])  # fmt: skip
+        receiver.wait(2, "ping")
+        run_id = site.push(WORKFLOW)
+        registration = site.http.post(f"/orgs/{site.org}/actions/runners/registration-token")
+        directory = tmp_path_factory.mktemp("hooks") / "worker"
+        done = configure(directory, f"{live.url}/{site.org}", registration.json()["token"],
+                         "--name", "worker", "--labels", "linux")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        agent = start_agent(directory)
+        try:
+            receiver.wait(6, "workflow_job", timeout=60)  # three each for two hooks
+            receiver.wait(3, "workflow_run", timeout=30)
+        finally:
+            agent.stop()
+        yield JobRun(run_id, int(org_hook["id"]), receiver.events())
     finally:
-        agent.stop()
+        receiver.stop()
+        site.http.close()
+
+
+def test_a_job_run_by_an_agent_is_queued_in_progress_and_completed(job_run: JobRun) -> None:
+    run_id, org_hook = job_run.run_id, {"id": job_run.org_hook_id}
+    jobs = [r for r in job_run.received if r.event == "workflow_job"]
+    runs = [r for r in job_run.received if r.event == "workflow_run"]
     repo_jobs = [r for r in jobs if r.headers["X-GitHub-Hook-ID"] != str(org_hook["id"])]
     payloads = [checked(r) for r in repo_jobs]
     assert [p["action"] for p in payloads] == ["queued", "in_progress", "completed"]
@@ -273,6 +299,42 @@ def test_a_job_run_by_an_agent_is_queued_in_progress_and_completed(
     assert [p["action"] for p in run_payloads] == ["requested", "in_progress", "completed"]
     assert run_payloads[-1]["workflow_run"]["conclusion"] == "success"
     assert run_payloads[0]["workflow"]["path"] == ".github/workflows/ci.yml"
+
+
+@pytest.fixture(scope="module")
+def octokit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with @octokit/webhooks, its schemas and ajv installed (npm, at test time)
+    and the checker script; skipped without Node."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node and npm are needed for the @octokit/webhooks check")
+    directory = tmp_path_factory.mktemp("octokit")
+    packages = ["@octokit/webhooks@14", "@octokit/webhooks-schemas", "ajv@8", "ajv-formats@3"]
+    installed = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--silent", *packages],
+        cwd=directory, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if installed.returncode != 0:
+        pytest.skip(f"npm could not install @octokit/webhooks: {installed.stderr[-500:]}")
+    shutil.copy(Path(__file__).with_name("node") / "octokit_check.mjs", directory)
+    return directory
+
+
+def test_octokit_verifies_and_validates_every_payload(job_run: JobRun, octokit: Path) -> None:
+    lines = [
+        json.dumps({"event": r.event, "secret": SECRET, "body": r.body.decode(),
+                    "signature": r.headers["X-Hub-Signature-256"]})  # fmt: skip
+        for r in job_run.received
+    ]
+    done = subprocess.run(
+        ["node", "octokit_check.mjs"], cwd=octokit, input="\n".join(lines), capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(results) == len(lines) == 2 + 6 + 3  # pings, jobs, runs
+    pairs = zip(job_run.received, results, strict=True)
+    failed = [(r.event, result["error"]) for r, result in pairs if not result["ok"]]
+    assert failed == [], json.dumps(failed, indent=1)[:6000]
 
 
 def test_redeliver_through_the_api(site: Site, receiver: Receiver) -> None:

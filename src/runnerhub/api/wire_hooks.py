@@ -109,7 +109,7 @@ def payload(context: PayloadContext, taken: Taken, api: str, web: str) -> dict[s
     if context.organization is not None:
         body["organization"] = organization(context.organization, api, web)
     if context.sender is not None:
-        body["sender"] = simple_user(context.sender, api, web)
+        body["sender"] = _user(context.sender, api, web)
     return body
 
 
@@ -125,14 +125,47 @@ def _run(context: PayloadContext, subject: dict[str, Any], site: Site) -> dict[s
         moment = hook_events.moment(subject.get(key))
         if moment is not None:
             shown[key] = timestamp(moment)
-    shown.setdefault("actor", None)
-    shown.setdefault("triggering_actor", None)
+    shown.pop("head_repository_id", None)
+    for key in ("repository", "head_repository"):
+        shown[key] = _lite(shown[key])
+    for key in ("actor", "triggering_actor"):
+        shown[key] = _plain(shown.get(key))
     return {"workflow_run": shown, "workflow": workflow(context.workflow, site)}
 
 
+# In webhook payloads, GitHub's repository carries these and not the counts only its REST
+# answer has (@octokit/webhooks-schemas refuses any property it does not list).
+REPOSITORY_EXTRA = {"has_downloads": True, "is_template": False, "custom_properties": {},
+                    "web_commit_signoff_required": False}  # fmt: skip
+REST_ONLY = ("network_count", "subscribers_count")
+# What a workflow run's `repository` and `head_repository` hold in a payload.
+REPOSITORY_LITE = frozenset(
+    ["archive_url", "assignees_url", "blobs_url", "branches_url", "collaborators_url", "comments_url", "commits_url", "compare_url", "contents_url", "contributors_url", "deployments_url", "description", "downloads_url", "events_url", "fork", "forks_url", "full_name", "git_commits_url", "git_refs_url", "git_tags_url", "hooks_url", "html_url", "id", "issue_comment_url", "issue_events_url", "issues_url", "keys_url", "labels_url", "languages_url", "merges_url", "milestones_url", "name", "node_id", "notifications_url", "owner", "private", "pulls_url", "releases_url", "stargazers_url", "statuses_url", "subscribers_url", "subscription_url", "tags_url", "teams_url", "trees_url", "url"]
+)
+
+
 def _repository(site: Site) -> dict[str, Any]:
-    """As the REST API shows it, with what webhook payloads add (`has_downloads`)."""
-    return {**minimal_repository(site), "has_downloads": True}
+    body = {**minimal_repository(site), **REPOSITORY_EXTRA}
+    for key in REST_ONLY:
+        body.pop(key, None)
+    body["owner"] = _plain(body["owner"])
+    return body
+
+
+def _lite(repository: dict[str, Any]) -> dict[str, Any]:
+    lite = {k: v for k, v in repository.items() if k in REPOSITORY_LITE}
+    return {**lite, "owner": _plain(lite["owner"])}
+
+
+def _plain(user: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A user as webhooks show one: without REST's `user_view_type`."""
+    if user is None:
+        return None
+    return {k: v for k, v in user.items() if k != "user_view_type"}
+
+
+def _user(account: Account, api: str, web: str) -> dict[str, Any] | None:
+    return _plain(simple_user(account, api, web))
 
 
 def organization(org: Account, api: str, web: str) -> dict[str, Any]:
