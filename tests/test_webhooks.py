@@ -319,12 +319,15 @@ def octokit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+def _for_node(received: Received) -> str:
+    signature = received.headers["X-Hub-Signature-256"]
+    body = received.body.decode()
+    return json.dumps({"event": received.event, "secret": SECRET, "body": body,
+                       "signature": signature})  # fmt: skip
+
+
 def test_octokit_verifies_and_validates_every_payload(job_run: JobRun, octokit: Path) -> None:
-    lines = [
-        json.dumps({"event": r.event, "secret": SECRET, "body": r.body.decode(),
-                    "signature": r.headers["X-Hub-Signature-256"]})  # fmt: skip
-        for r in job_run.received
-    ]
+    lines = [_for_node(r) for r in job_run.received]
     done = subprocess.run(
         ["node", "octokit_check.mjs"], cwd=octokit, input="\n".join(lines), capture_output=True,
         text=True, timeout=120, check=False,

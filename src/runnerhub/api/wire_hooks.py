@@ -140,8 +140,18 @@ REPOSITORY_EXTRA = {"has_downloads": True, "is_template": False, "custom_propert
 REST_ONLY = ("network_count", "subscribers_count")
 # What a workflow run's `repository` and `head_repository` hold in a payload.
 REPOSITORY_LITE = frozenset(
-    ["archive_url", "assignees_url", "blobs_url", "branches_url", "collaborators_url", "comments_url", "commits_url", "compare_url", "contents_url", "contributors_url", "deployments_url", "description", "downloads_url", "events_url", "fork", "forks_url", "full_name", "git_commits_url", "git_refs_url", "git_tags_url", "hooks_url", "html_url", "id", "issue_comment_url", "issue_events_url", "issues_url", "keys_url", "labels_url", "languages_url", "merges_url", "milestones_url", "name", "node_id", "notifications_url", "owner", "private", "pulls_url", "releases_url", "stargazers_url", "statuses_url", "subscribers_url", "subscription_url", "tags_url", "teams_url", "trees_url", "url"]
-)
+    [
+        "archive_url", "assignees_url", "blobs_url", "branches_url", "collaborators_url",
+        "comments_url", "commits_url", "compare_url", "contents_url", "contributors_url",
+        "deployments_url", "description", "downloads_url", "events_url", "fork",
+        "forks_url", "full_name", "git_commits_url", "git_refs_url", "git_tags_url",
+        "hooks_url", "html_url", "id", "issue_comment_url", "issue_events_url",
+        "issues_url", "keys_url", "labels_url", "languages_url", "merges_url",
+        "milestones_url", "name", "node_id", "notifications_url", "owner", "private",
+        "pulls_url", "releases_url", "stargazers_url", "statuses_url", "subscribers_url",
+        "subscription_url", "tags_url", "teams_url", "trees_url", "url"
+    ]
+)  # fmt: skip
 
 
 def _repository(site: Site) -> dict[str, Any]:
