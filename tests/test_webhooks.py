@@ -438,3 +438,53 @@ def test_kill_9_before_delivery_then_delivered_after_restart(
     # Exactly once: one ping, one queued job, one requested run.
     assert len(receiver.events("ping")) == 1
     assert len(receiver.events("workflow_job")) == 1
+
+
+def test_no_retry_window_fails_after_one_attempt(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """RUNNERHUB_WEBHOOK_RETRY_WINDOW_SECONDS=0: one attempt, as GitHub, then `failed`."""
+    url, own = fresh_database(database_url, tmp_path)
+    server = start_server(url, tmp_path, webhook_retry_window_seconds="0", **FAST)
+    site = Site(server, World(own))
+    receiver.status = 502
+    try:
+        made = site.hook(receiver.url, content_type="json")
+        receiver.wait(1, "ping")
+        base = f"/repos/{site.repo}/hooks/{made['id']}/deliveries"
+        wait_for(lambda: site.http.get(base).json()[0]["status_code"] == 502, 10, "the attempt")
+        listed = site.http.get(base).json()
+        assert listed[0]["status"] == "Invalid HTTP Response: 502"
+        hook = site.http.get(f"/repos/{site.repo}/hooks/{made['id']}").json()
+        assert hook["last_response"]["code"] == 502
+    finally:
+        site.http.close()
+        server.stop()
+        own.dispose()
+    assert len(receiver.events("ping")) == 1  # never again, even after the scan interval
+
+
+def test_two_instances_send_each_delivery_once(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """Two servers on one database: each delivery is leased by one of them."""
+    url, own = fresh_database(database_url, tmp_path)
+    first = start_server(url, tmp_path, **FAST)
+    second = start_server(url, tmp_path, **FAST)
+    site = Site(first, World(own))
+    try:
+        made = site.hook(receiver.url, content_type="json")
+        other = httpx.Client(base_url=second.url, headers=site.http.headers, timeout=30)
+        with other:
+            for index in range(20):
+                client = site.http if index % 2 else other
+                pinged = client.post(f"/repos/{site.repo}/hooks/{made['id']}/pings")
+                assert pinged.status_code == 204
+        received = receiver.wait(21, "ping", timeout=60)
+    finally:
+        site.http.close()
+        first.stop()
+        second.stop()
+        own.dispose()
+    guids = [r.headers["X-GitHub-Delivery"] for r in received]
+    assert len(guids) == len(set(guids)) == 21
