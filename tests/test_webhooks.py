@@ -455,6 +455,10 @@ def test_no_retry_window_fails_after_one_attempt(
         wait_for(lambda: site.http.get(base).json()[0]["status_code"] == 502, 10, "the attempt")
         listed = site.http.get(base).json()
         assert listed[0]["status"] == "Invalid HTTP Response: 502"
+        failed = site.http.get(base, params={"status": "failure"}).json()
+        assert [d["id"] for d in failed] == [listed[0]["id"]]
+        assert site.http.get(base, params={"status": "success"}).json() == []
+        assert site.http.get(base, params={"status": "maybe"}).status_code == 422
         hook = site.http.get(f"/repos/{site.repo}/hooks/{made['id']}").json()
         assert hook["last_response"]["code"] == 502
     finally:

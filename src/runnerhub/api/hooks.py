@@ -77,14 +77,19 @@ def update_config(call: Call) -> Reply:
 def list_deliveries(call: Call) -> Reply:
     page = pagination.parse({k: v for k, v in call.query.items() if k == "per_page"})
     cursor = _cursor(call.query.get("cursor"))
+    status = call.query.get("status")
+    if status not in (None, "", "success", "failure"):
+        raise ValidationFailed("Invalid request.\n\nstatus must be success or failure.")
+    ok = None if not status else status == "success"
     found = webhooks.list_deliveries(call.uow, call.scope, call.path["hook_id"], cursor,
-                                     page.per_page)  # fmt: skip
+                                     page.per_page, ok)  # fmt: skip
     reply = Reply([wire_hooks.delivery_item(d) for d in found.deliveries])
     if found.next_cursor is not None:
         # GitHub pages deliveries by cursor: `Link: <…?cursor=…>; rel="next"`.
-        reply.headers["Link"] = (
-            f'<{call.url}?per_page={page.per_page}&cursor={found.next_cursor}>; rel="next"'
-        )
+        params = f"per_page={page.per_page}&cursor={found.next_cursor}"
+        if status:
+            params += f"&status={status}"
+        reply.headers["Link"] = f'<{call.url}?{params}>; rel="next"'
     return reply
 
 

@@ -34,6 +34,8 @@ def jobs_changed(uow: UnitOfWork, job_ids: Sequence[int], action: str, now: date
     assert action in JOB_ACTIONS
     from runnerhub.domain.jobs import to_job  # jobs raise these events
 
+    if not _any_hooks(uow):
+        return
     for job_id in job_ids:
         row = jobs.job(uow.conn, job_id)
         if row is None or row.run_id is None:
@@ -52,6 +54,8 @@ def jobs_changed(uow: UnitOfWork, job_ids: Sequence[int], action: str, now: date
 
 def run_changed(uow: UnitOfWork, run_id: int, action: str, now: datetime) -> None:
     assert action in RUN_ACTIONS
+    if not _any_hooks(uow):
+        return
     facts = hooks.run_facts(uow.conn, run_id)
     if facts is None:
         return
@@ -65,6 +69,14 @@ def run_changed(uow: UnitOfWork, run_id: int, action: str, now: datetime) -> Non
         "run_started_at": facts.run_started_at.isoformat() if facts.run_started_at else None,
     }  # fmt: skip
     _write(uow, targets, "workflow_run", action, subject, facts.repo_id, now)
+
+
+def _any_hooks(uow: UnitOfWork) -> bool:
+    """Whether any hook is active at all: the usual answer, none, costs one read."""
+    found = uow.memo.get("any hooks")
+    if found is None:
+        found = uow.memo["any hooks"] = hooks.any_active(uow.conn)
+    return bool(found)
 
 
 def _subscribed(uow: UnitOfWork, scope_ids: Sequence[int | None], event: str) -> list[int]:

@@ -226,10 +226,12 @@ def delivery_row(
 
 
 def list_deliveries(
-    uow: UnitOfWork, scope: Scope, hook_id: int, cursor: int | None, per_page: int
-) -> DeliveryPage:
+    uow: UnitOfWork, scope: Scope, hook_id: int, cursor: int | None, per_page: int,
+    ok: bool | None = None,
+) -> DeliveryPage:  # fmt: skip
+    """`ok`: GitHub's `status` filter (`success`: delivered; `failure`: not yet or never)."""
     _row(uow, scope, hook_id)
-    found = rows.deliveries(uow.conn, hook_id, cursor, per_page + 1)
+    found = rows.deliveries(uow.conn, hook_id, cursor, per_page + 1, ok)
     more = len(found) > per_page
     shown = [_delivery(row) for row in found[:per_page]]
     return DeliveryPage(shown, shown[-1].id if more and shown else None)

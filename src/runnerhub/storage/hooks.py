@@ -72,6 +72,11 @@ def active_hooks(conn: Connection, scope_ids: Sequence[int]) -> list[tuple[int, 
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
+def any_active(conn: Connection) -> bool:
+    return sql.fetch_one(conn, "SELECT 1 FROM hooks WHERE active = :active LIMIT 1",
+                         active=True) is not None  # fmt: skip
+
+
 # -- deliveries
 
 
@@ -98,9 +103,15 @@ def delivery_by_id(conn: Connection, delivery_id: int) -> AnyRow | None:
     return conn.execute(query).first()
 
 
-def deliveries(conn: Connection, hook_id: int, before: int | None, limit: int) -> list[AnyRow]:
-    """Newest first, as GitHub lists them; `before`: ids below this one (the cursor)."""
+def deliveries(
+    conn: Connection, hook_id: int, before: int | None, limit: int, ok: bool | None = None
+) -> list[AnyRow]:
+    """Newest first, as GitHub lists them; `before`: ids below this one (the cursor); `ok`:
+    only those delivered (True) or not (False)."""
     query = select(hook_deliveries).where(hook_deliveries.c.hook_id == hook_id)
+    if ok is not None:
+        delivered = hook_deliveries.c.state == "delivered"
+        query = query.where(delivered if ok else ~delivered)
     if before is not None:
         query = query.where(hook_deliveries.c.id < before)
     return list(conn.execute(query.order_by(hook_deliveries.c.id.desc()).limit(limit)))
