@@ -192,6 +192,10 @@ def test_hooks_are_invisible_across_scopes_and_need_the_grant(
         assert refused.status_code == 403
         assert refused.headers["X-Accepted-OAuth-Scopes"] == "admin:org_hook"
         assert narrow.get(f"/repos/{site.repo}/hooks").status_code == 200  # `repo` suffices
+    for scopes, status in ((("public_repo",), 403), (("read:repo_hook",), 200)):
+        token = world.token(site.admin, scopes=scopes)
+        with httpx.Client(base_url=live.url, headers=auth(token)) as http:
+            assert http.get(f"/repos/{site.repo}/hooks").status_code == status, scopes
 
 
 def test_under_api_v3_and_at_the_organization(site: Site, receiver: Receiver) -> None:
@@ -492,3 +496,25 @@ def test_two_instances_send_each_delivery_once(
         own.dispose()
     guids = [r.headers["X-GitHub-Delivery"] for r in received]
     assert len(guids) == len(set(guids)) == 21
+
+
+def test_fine_grained_tokens_need_the_webhooks_permission(
+    site: Site, world: World, live: ServerProcess
+) -> None:
+    cases = [
+        (("repository_hooks", "read"), f"/repos/{site.repo}/hooks", 200),
+        (("administration", "write"), f"/repos/{site.repo}/hooks", 403),
+        (("organization_hooks", "read"), f"/orgs/{site.org}/hooks", 200),
+        (("organization_self_hosted_runners", "write"), f"/orgs/{site.org}/hooks", 403),
+    ]
+    for permission, path, status in cases:
+        if "/repos/" in path:
+            token = world.token(site.admin, permissions=(permission,), repos=(site.repo,))
+        else:
+            token = world.token(site.admin, permissions=(permission,), org=site.org)
+        with httpx.Client(base_url=live.url, headers=auth(token)) as http:
+            answer = http.get(path)
+            assert answer.status_code == status, (permission, path, answer.text)
+            if status == 403:
+                wanted = "repository_hooks" if "/repos/" in path else "organization_hooks"
+                assert answer.headers["X-Accepted-GitHub-Permissions"] == f"{wanted}=read"
