@@ -518,3 +518,34 @@ def test_fine_grained_tokens_need_the_webhooks_permission(
             if status == 403:
                 wanted = "repository_hooks" if "/repos/" in path else "organization_hooks"
                 assert answer.headers["X-Accepted-GitHub-Permissions"] == f"{wanted}=read"
+
+
+def test_events_of_a_run_deleted_before_they_were_sent_are_failed_not_stuck(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """A run deleted while its `workflow_run` events wait: those fail ("Payload no longer
+    available") and the hook's later deliveries still go."""
+    url, own = fresh_database(database_url, tmp_path)
+    held = start_server(url, tmp_path, webhook_delivery="false", **FAST)
+    site = Site(held, World(own))
+    try:
+        made = site.hook(receiver.url, content_type="json", events=["workflow_run"])
+        run_id = site.push(WORKFLOW)
+        assert site.http.post(f"/repos/{site.repo}/actions/runs/{run_id}/cancel").status_code == 202
+        assert site.http.delete(f"/repos/{site.repo}/actions/runs/{run_id}").status_code == 204
+        held.stop()
+        again = start_server(url, tmp_path, **FAST)
+        try:
+            base = f"{again.url}/repos/{site.repo}/hooks/{made['id']}"
+            assert site.http.post(f"{base}/pings").status_code == 204
+            checked(receiver.wait(2, "ping")[1], secret=None)  # after the run's, in order
+            listed = site.http.get(f"{base}/deliveries").json()
+        finally:
+            again.stop()
+    finally:
+        site.http.close()
+        own.dispose()
+    assert receiver.events("workflow_run") == []
+    gone = [d for d in listed if d["event"] == "workflow_run"]
+    assert [d["action"] for d in gone] == ["completed", "requested"]  # newest first
+    assert {d["status"] for d in gone} == {"Payload no longer available"}

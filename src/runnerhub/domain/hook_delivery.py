@@ -86,6 +86,13 @@ def take(uow: UnitOfWork, hook_id: int, now: datetime, lease: timedelta) -> Take
     )  # fmt: skip
 
 
+def abandon(uow: UnitOfWork, delivery_id: int, now: datetime) -> None:
+    """What the delivery tells of is gone (its run was deleted before it was first sent):
+    failed, so that the hook's later deliveries go on."""
+    rows.update_delivery(uow.conn, delivery_id, state="failed", lease_until=None,
+                         delivered_at=now, status="Payload no longer available")  # fmt: skip
+
+
 def keep_payload(uow: UnitOfWork, delivery_id: int, payload: dict[str, Any]) -> None:
     """The payload as first sent: what the deliveries API shows and a redelivery resends."""
     rows.update_delivery(uow.conn, delivery_id, payload=json.dumps(payload))

@@ -101,7 +101,8 @@ def create_hook(
     hook_id = rows.insert_hook(uow.conn, scope_id=scope.id, created_at=now, updated_at=now,
                                **values)  # fmt: skip
     hook = get_hook(uow, scope, hook_id)
-    enqueue(uow, hook_id, "ping", None, _ping_subject(scope, hook_id, sender_id), now)
+    enqueue(uow, hook_id, "ping", None, _ping_subject(scope, hook_id, sender_id), now,
+            repository_id=_repository_id(scope))  # fmt: skip
     return hook
 
 
@@ -139,7 +140,8 @@ def ping(
     uow: UnitOfWork, scope: Scope, hook_id: int, now: datetime, sender_id: int | None
 ) -> None:
     _row(uow, scope, hook_id)
-    enqueue(uow, hook_id, "ping", None, _ping_subject(scope, hook_id, sender_id), now)
+    enqueue(uow, hook_id, "ping", None, _ping_subject(scope, hook_id, sender_id), now,
+            repository_id=_repository_id(scope))  # fmt: skip
 
 
 def test_push(uow: UnitOfWork, scope: Scope, hook_id: int) -> None:
@@ -272,6 +274,10 @@ def _delivery(row: Any) -> Delivery:
         payload=loaded(row.payload), response_headers=loaded(row.response_headers),
         response_body=row.response_body,
     )  # fmt: skip
+
+
+def _repository_id(scope: Scope) -> int | None:
+    return scope.subject_id if scope.kind is ScopeKind.REPOSITORY else None
 
 
 def _ping_subject(scope: Scope, hook_id: int, sender_id: int | None) -> dict[str, Any]:

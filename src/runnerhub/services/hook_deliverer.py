@@ -24,6 +24,7 @@ from runnerhub import clock
 from runnerhub.domain import hook_delivery
 from runnerhub.domain.events import HookDeliveryQueued
 from runnerhub.domain.hook_delivery import Attempt, Taken
+from runnerhub.errors import NotFound
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
 from runnerhub.storage.unit_of_work import UnitOfWork
@@ -147,7 +148,12 @@ class HookDeliverer:
             return None
         payload = taken.payload
         if payload is None:
-            payload = self.render(uow, taken)
+            try:
+                payload = self.render(uow, taken)
+            except NotFound:
+                hook_delivery.abandon(uow, taken.id, clock.now())
+                self._again.add(hook_id)  # the next one may go at once
+                return None
             hook_delivery.keep_payload(uow, taken.id, payload)
         return taken, payload
 
