@@ -37,11 +37,25 @@ jobs:
 """
 
 
+MATRIX = """name: matrix
+on: workflow_dispatch
+jobs:
+  noop:
+    runs-on: [self-hosted, nowhere]
+    strategy:
+      matrix:
+        n: [NUMBERS]
+    steps:
+      - run: "true"
+""".replace("NUMBERS", ", ".join(str(i) for i in range(100)))
+
+
 class Arrivals:
     """The receiver: when each (event, action, run id) arrived."""
 
     def __init__(self) -> None:
         self.seen: dict[tuple[str, str, int], float] = {}
+        self.count, self.last = 0, 0.0
         self.lock = threading.Lock()
         arrivals = self
 
@@ -57,6 +71,8 @@ class Arrivals:
                 key = (self.headers["X-GitHub-Event"], payload.get("action", ""), int(run_id))
                 with arrivals.lock:
                     arrivals.seen.setdefault(key, now)
+                    arrivals.count += 1
+                    arrivals.last = now
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -83,7 +99,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def measure(rounds: int, workdir: Path, database_url: str | None) -> dict[str, Any]:
+def measure(
+    rounds: int, workdir: Path, database_url: str | None, bursts: int
+) -> dict[str, Any]:
     arrivals = Arrivals()
     settings = {"testing": "true", "rate_limit_per_hour": "1000000"}
     if database_url:
@@ -95,11 +113,15 @@ def measure(rounds: int, workdir: Path, database_url: str | None) -> dict[str, A
     try:
         site = hub.seed()
         hub.put_workflow(site, "bench.yml", WORKFLOW)
+        hub.put_workflow(site, "matrix.yml", MATRIX)
         with site.api() as api:
             hook = {"name": "web", "events": ["workflow_run", "workflow_job"],
                     "config": {"url": arrivals.url, "content_type": "json", "secret": "s"}}  # fmt: skip
             api.post(f"/repos/{site.repo}/hooks", json=hook).raise_for_status()
-            return _rounds(api, site.repo, arrivals, rounds)
+            results = _rounds(api, site.repo, arrivals, rounds)
+            if bursts:
+                results["sustained"] = _sustained(api, site.repo, arrivals, bursts)
+            return results
     finally:
         hub.stop()
         arrivals.server.shutdown()
@@ -121,6 +143,32 @@ def _rounds(api: httpx.Client, repo: str, arrivals: Arrivals, rounds: int) -> di
             after[name].append(max(0.0, arrived - answered) * 1000)
             bound[name].append((arrived - sent) * 1000)
     return {name: _summary(after[name], bound[name]) for name in after}
+
+
+def _sustained(api: httpx.Client, repo: str, arrivals: Arrivals, bursts: int) -> dict[str, Any]:
+    """`bursts` dispatches of a 100-job matrix, as fast as they answer: 101 events each, all
+    to the one hook (so in order, one at a time); events per second from the first dispatch
+    to the last arrival."""
+    path = f"/repos/{repo}/actions/workflows/matrix.yml/dispatches"
+    with arrivals.lock:
+        before = arrivals.count
+    wanted = before + bursts * 101
+    started = time.perf_counter()
+    for _ in range(bursts):
+        api.post(path, json={"ref": "main"}).raise_for_status()
+    dispatched = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with arrivals.lock:
+            if arrivals.count >= wanted:
+                break
+        time.sleep(0.01)
+    with arrivals.lock:
+        got, last = arrivals.count - before, arrivals.last
+    seconds = last - started
+    return {"events": got, "seconds": round(seconds, 3),
+            "events_per_second": round(got / seconds, 1),
+            "dispatch_seconds": round(dispatched - started, 3)}  # fmt: skip
 
 
 def _run_id(api: httpx.Client, repo: str, answer: httpx.Response) -> int:
@@ -145,15 +193,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--database-url", default=None, help="PostgreSQL; SQLite by default")
+    parser.add_argument("--bursts", type=int, default=10, help="100-job matrices, 0: none")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as directory:
-        results = measure(args.rounds, Path(directory), args.database_url)
+        results = measure(args.rounds, Path(directory), args.database_url, args.bursts)
+    sustained = results.pop("sustained", None)
     print("| event | n | p50 ms | p99 ms | max ms | p50 from request | p99 from request |")
     print("|---|---|---|---|---|---|---|")
     for name, row in results.items():
         print(f"| {name} | {row['count']} | {row['p50_ms']} | {row['p99_ms']} | {row['max_ms']} "
               f"| {row['p50_from_request_ms']} | {row['p99_from_request_ms']} |")  # fmt: skip
+    if sustained:
+        print(f"\nsustained: {sustained['events']} events in {sustained['seconds']} s = "
+              f"{sustained['events_per_second']} events/s to one hook "
+              f"(dispatches took {sustained['dispatch_seconds']} s)")  # fmt: skip
+        results["sustained"] = sustained
     if args.out:
         args.out.write_text(json.dumps({"database": "postgresql" if args.database_url else
                                         "sqlite", "results": results}, indent=2))  # fmt: skip
