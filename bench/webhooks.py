@@ -60,10 +60,13 @@ class Arrivals:
         arrivals = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real endpoint behind a proxy
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 now = time.perf_counter()
                 self.send_response(200)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
                 payload = json.loads(body)
                 run = payload.get("workflow_run") or payload.get("workflow_job") or {}

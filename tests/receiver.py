@@ -30,6 +30,7 @@ class Receiver:
     port: int = field(default_factory=free_port)
     status: int = 200
     delay: float = 0.0
+    fail_first: int = 0  # answer 503 to this many requests first
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,7 +50,8 @@ class Receiver:
                     time.sleep(receiver.delay)
                 with receiver._lock:
                     receiver.received.append(Received(dict(self.headers), body, self.path))
-                self.send_response(receiver.status)
+                    status = 503 if len(receiver.received) <= receiver.fail_first else None
+                self.send_response(status or receiver.status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
                 self.wfile.write(b"thanks")

@@ -549,3 +549,20 @@ def test_events_of_a_run_deleted_before_they_were_sent_are_failed_not_stuck(
     gone = [d for d in listed if d["event"] == "workflow_run"]
     assert [d["action"] for d in gone] == ["completed", "requested"]  # newest first
     assert {d["status"] for d in gone} == {"Payload no longer available"}
+
+
+def test_a_failing_delivery_holds_back_its_hooks_later_ones_in_order(site: Site) -> None:
+    receiver = Receiver(fail_first=2).start()
+    try:
+        made = site.hook(receiver.url, content_type="json")
+        for _ in range(4):
+            site.http.post(f"/repos/{site.repo}/hooks/{made['id']}/pings")
+        receiver.wait(6, "ping", timeout=30)  # two refused attempts, then five delivered
+        received = receiver.wait(7, "ping", timeout=30)
+    finally:
+        receiver.stop()
+    listed = site.http.get(f"/repos/{site.repo}/hooks/{made['id']}/deliveries").json()
+    in_order = [d["guid"] for d in reversed(listed)]
+    arrived = [r.headers["X-GitHub-Delivery"] for r in received]
+    assert arrived[:3] == [in_order[0]] * 3  # the first, until it went through
+    assert arrived[2:] == in_order

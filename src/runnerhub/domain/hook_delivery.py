@@ -65,25 +65,38 @@ def due_hooks(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[int]:
     return [row.hook_id for row in rows.due(uow.conn, now, limit)]
 
 
-def take(uow: UnitOfWork, hook_id: int, now: datetime, lease: timedelta) -> Taken | None:
-    """Lease the hook's first pending delivery if it is due and free."""
-    first = rows.first_pending(uow.conn, hook_id)
-    if first is None or first.next_attempt_at > now:
-        return None
-    if not rows.lease(uow.conn, first.id, now, now + lease):
-        return None
+def take(
+    uow: UnitOfWork, hook_id: int, now: datetime, lease: timedelta, limit: int = 1
+) -> list[Taken]:
+    """Lease the hook's first pending deliveries (up to `limit`, in order) if the first is
+    due and free; none if it is not. Sent one after another; the first that fails holds
+    back the rest (`release`)."""
+    pending = rows.pending_of(uow.conn, hook_id, limit)
+    if not pending or pending[0].next_attempt_at > now:
+        return []
     hook = rows.hook_by_id(uow.conn, hook_id)
     scope = rows.scope_by_id(uow.conn, hook.scope_id) if hook is not None else None
     if hook is None or scope is None:
-        return None
+        return []
     kind = "repository" if scope.kind is ScopeKind.REPOSITORY else "organization"
-    return Taken(
-        id=first.id, hook_id=hook_id, guid=first.guid, event=first.event, action=first.action,
-        subject=json.loads(first.subject),
-        payload=json.loads(first.payload) if first.payload else None, url=hook.url,
-        content_type=hook.content_type, secret=hook.secret,
-        verify_tls=hook.insecure_ssl != "1", target_type=kind, target_id=scope.subject_id,
-    )  # fmt: skip
+    taken = []
+    for row in pending:
+        if row.next_attempt_at > now or not rows.lease(uow.conn, row.id, now, now + lease):
+            break
+        taken.append(Taken(
+            id=row.id, hook_id=hook_id, guid=row.guid, event=row.event, action=row.action,
+            subject=json.loads(row.subject),
+            payload=json.loads(row.payload) if row.payload else None, url=hook.url,
+            content_type=hook.content_type, secret=hook.secret,
+            verify_tls=hook.insecure_ssl != "1", target_type=kind, target_id=scope.subject_id,
+        ))  # fmt: skip
+    return taken
+
+
+def release(uow: UnitOfWork, delivery_ids: list[int]) -> None:
+    """Leased but not sent (one before them failed): free for the next attempt."""
+    for delivery_id in delivery_ids:
+        rows.update_delivery(uow.conn, delivery_id, lease_until=None)
 
 
 def abandon(uow: UnitOfWork, delivery_id: int, now: datetime) -> None:

@@ -301,6 +301,17 @@ class PayloadContext:
 
 
 def payload_context(uow: UnitOfWork, hook_id: int, subject: dict[str, Any]) -> PayloadContext:
+    """What the payload names; read once per transaction (the deliverer renders a batch of
+    a hook's deliveries in one), so a batch of one run's events reads its accounts once."""
+    key = ("payload", hook_id, subject.get("repo_id"), subject.get("sender_id"),
+           subject.get("run_id"))  # fmt: skip
+    found = uow.memo.get(key)
+    if not isinstance(found, PayloadContext):
+        found = uow.memo[key] = _payload_context(uow, hook_id, subject)
+    return found
+
+
+def _payload_context(uow: UnitOfWork, hook_id: int, subject: dict[str, Any]) -> PayloadContext:
     hook_row = rows.hook_by_id(uow.conn, hook_id)
     if hook_row is None:
         raise NotFound()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +33,7 @@ from runnerhub.storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 USER_AGENT = "GitHub-Hookshot/runnerhub"
+BATCH = 50  # deliveries of one hook leased, rendered and recorded together
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,33 +133,61 @@ class HookDeliverer:
         try:
             while True:
                 self._again.discard(hook_id)
-                taken = await self.db.run(lambda uow: self._take(uow, hook_id), write=True)
-                if taken is None:
+                batch = await self.db.run(lambda uow: self._take(uow, hook_id), write=True)
+                if not batch:
                     if hook_id not in self._again:
                         return
                     continue
-                await self._deliver(*taken)
+                await self._deliver(batch)
         except Exception:
             log.exception("delivering to webhook %s failed", hook_id)
         finally:
             self._draining.pop(hook_id, None)
 
-    def _take(self, uow: UnitOfWork, hook_id: int) -> tuple[Taken, dict[str, Any]] | None:
-        taken = hook_delivery.take(uow, hook_id, clock.now(), self.lease)
-        if taken is None:
-            return None
-        payload = taken.payload
-        if payload is None:
-            try:
-                payload = self.render(uow, taken)
-            except NotFound:
-                hook_delivery.abandon(uow, taken.id, clock.now())
-                self._again.add(hook_id)  # the next one may go at once
-                return None
-            hook_delivery.keep_payload(uow, taken.id, payload)
-        return taken, payload
+    def _take(self, uow: UnitOfWork, hook_id: int) -> list[tuple[Taken, dict[str, Any]]]:
+        """Up to BATCH deliveries of the hook, leased in one transaction and rendered in it
+        (what their payloads name is read once for all: uow.memo)."""
+        batch = []
+        leased = hook_delivery.take(uow, hook_id, clock.now(), self.lease, BATCH)
+        for taken in leased:
+            payload = taken.payload
+            if payload is None:
+                try:
+                    payload = self.render(uow, taken)
+                except NotFound:
+                    hook_delivery.abandon(uow, taken.id, clock.now())
+                    continue
+                hook_delivery.keep_payload(uow, taken.id, payload)
+            batch.append((taken, payload))
+        if leased and not batch:
+            self._again.add(hook_id)  # all abandoned: the hook's next ones may go at once
+        return batch
 
-    async def _deliver(self, taken: Taken, payload: dict[str, Any]) -> None:
+    async def _deliver(self, batch: list[tuple[Taken, dict[str, Any]]]) -> None:
+        """Send in order; the first failure ends the batch and frees the rest."""
+        sent: list[tuple[Taken, Attempt]] = []
+        # Never send past the lease: whatever is left when less than one timeout of it
+        # remains goes back to be leased again (by this instance or another).
+        until = time.monotonic() + self.lease.total_seconds() - self.timeout - 5
+        for taken, payload in batch:
+            if sent and time.monotonic() > until:
+                break
+            attempt = await self.send(self._outgoing(taken, payload))
+            sent.append((taken, attempt))
+            if not attempt.ok:
+                break
+        unsent = [taken.id for taken, _ in batch[len(sent):]]
+
+        def record(uow: UnitOfWork) -> None:
+            now = clock.now()
+            for taken, attempt in sent:
+                hook_delivery.record(uow, taken, attempt, now, window=self.window,
+                                     max_backoff=self.max_backoff)  # fmt: skip
+            hook_delivery.release(uow, unsent)
+
+        await self.db.run(record, write=True)
+
+    def _outgoing(self, taken: Taken, payload: dict[str, Any]) -> Outgoing:
         body, media_type = hook_delivery.body_of(payload, taken.content_type)
         headers = {
             "Accept": "*/*",
@@ -170,11 +200,4 @@ class HookDeliverer:
             "X-GitHub-Hook-Installation-Target-Type": taken.target_type,
             **hook_delivery.signatures(taken.secret, body),
         }
-        attempt = await self.send(Outgoing(taken.url, body, headers, taken.verify_tls,
-                                           self.timeout))  # fmt: skip
-
-        def record(uow: UnitOfWork) -> None:
-            hook_delivery.record(uow, taken, attempt, clock.now(), window=self.window,
-                                 max_backoff=self.max_backoff)  # fmt: skip
-
-        await self.db.run(record, write=True)
+        return Outgoing(taken.url, body, headers, taken.verify_tls, self.timeout)

@@ -224,11 +224,12 @@ def scope_by_id(conn: Connection, scope_id: int) -> Scope | None:
     return None if repo is None else accounts.repository_scope(conn, str(repo[0]), str(repo[1]))
 
 
-def first_pending(conn: Connection, hook_id: int) -> AnyRow | None:
+def pending_of(conn: Connection, hook_id: int, limit: int) -> list[AnyRow]:
+    """The hook's first pending deliveries, in order."""
     query = (
         select(hook_deliveries)
         .where(hook_deliveries.c.hook_id == hook_id, hook_deliveries.c.state == "pending")
         .order_by(hook_deliveries.c.id)
-        .limit(1)
+        .limit(limit)
     )
-    return conn.execute(query).first()
+    return list(conn.execute(query))
