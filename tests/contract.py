@@ -31,7 +31,10 @@ def spec(name: str) -> dict[str, Any]:
 
 
 # Workflow files, workflows, runs and jobs are described in the jobs-*.json descriptions.
-_JOBS_PATH = re.compile(r"^/repos/[^/]+/[^/]+/(contents|actions/(workflows|runs|jobs))(/|$)")
+# Webhooks too (and their payloads, `x-webhooks`).
+_JOBS_PATH = re.compile(
+    r"^/(repos/[^/]+/[^/]+/(contents|hooks|actions/(workflows|runs|jobs))|orgs/[^/]+/hooks)(/|$)"
+)
 # runnerhub's own routes (where log downloads redirect to): not in GitHub's description.
 OWN_PREFIX = "/_runnerhub/"
 
@@ -95,6 +98,17 @@ def validate(path: str, method: str, status: int, body: Any) -> None:
         # have; the validator would refuse every listing, so the oneOf alone decides.
         schema = {key: value for key, value in schema.items() if key != "discriminator"}
     OAS30Validator({**schema, "components": document["components"]}).validate(body)
+
+
+def validate_webhook(
+    event: str, action: str | None, payload: Any, name: str = "jobs-dotcom"
+) -> None:
+    """Raise if `payload` is not what GitHub's `x-webhooks` declare for the event and action
+    (`workflow-job-queued`, `ping`)."""
+    document = _for_validation(name)
+    key = event.replace("_", "-") + (f"-{action.replace('_', '-')}" if action else "")
+    schema = document["x-webhooks"][key]["post"]["requestBody"]["content"]["application/json"]
+    OAS30Validator({**schema["schema"], "components": document["components"]}).validate(payload)
 
 
 @functools.cache

@@ -19,6 +19,8 @@ from runnerhub.auth.permissions import (
     ACTIONS_WRITE,
     CONTENTS_READ,
     CONTENTS_WRITE,
+    HOOKS_READ,
+    HOOKS_WRITE,
     PUBLIC,
     RUNNER_GROUPS_READ,
     RUNNER_GROUPS_WRITE,
@@ -41,6 +43,8 @@ def _expected_permission(op: Operation) -> Permission:
     """Runner routes need runner administration; workflow files the contents permission;
     workflows, runs and jobs the actions permission. Reads read, everything else writes."""
     read = op.method == "GET"
+    if "/hooks" in op.path:
+        return HOOKS_READ if read else HOOKS_WRITE
     if "/actions/runner-groups" in op.path:
         return RUNNER_GROUPS_READ if read else RUNNER_GROUPS_WRITE
     if "/actions/runners" in op.path:
@@ -56,7 +60,9 @@ def test_every_route_declares_a_permission() -> None:
     assert len([op for op in scoped if "/actions/runners" in op.path]) == 36
     groups = [op for op in scoped if "/actions/runner-groups" in op.path]
     assert len(groups) == 27  # 13 per scope, and the organization's hosted-runners list
-    assert len([op for op in scoped if "/actions/runner" not in op.path]) == 23
+    hooks = [op for op in scoped if "/hooks" in op.path]
+    assert len(hooks) == 23  # 12 for repositories, 11 for organizations (no test-push)
+    assert len([op for op in scoped if "/actions/runner" not in op.path]) == 23 + len(hooks)
     for op in operations:
         assert isinstance(op.permission, Permission), op.operation_id
         if op.scope_kind is not None:

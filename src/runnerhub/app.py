@@ -14,8 +14,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from runnerhub.api import accounts as account_endpoints
-from runnerhub.api import actions, agent_protocol, graphql, observability, openapi, testing_hooks
+from runnerhub.api import (
+    actions,
+    agent_protocol,
+    graphql,
+    observability,
+    openapi,
+    testing_hooks,
+    wire_hooks,
+)
 from runnerhub.api.access_log import AccessLog
+from runnerhub.api.hooks import all_hook_operations
 from runnerhub.api.incoming import IdConvertor
 from runnerhub.api.operations import (
     GENERAL_DOCS,
@@ -33,7 +42,9 @@ from runnerhub.coordination.mailboxes import MemoryMailboxes, WakeOnEvents
 from runnerhub.coordination.ratelimit import MemoryRateLimiter
 from runnerhub.domain import downloads
 from runnerhub.domain.models import RunnerApplication
+from runnerhub.hookshot import Hookshot
 from runnerhub.services import Services
+from runnerhub.services.hook_deliverer import HookDeliverer
 from runnerhub.services.key_pool import KeyPool
 from runnerhub.services.sweeper import LostJobSweeper, StaleRunnerSweeper
 from runnerhub.settings import Settings
@@ -49,6 +60,7 @@ def all_operations() -> list[Operation]:
     operations = [op for mount in SCOPE_MOUNTS for op in runner_operations(mount)]
     operations += list(actions.OPERATIONS) + all_runner_group_operations()
     operations += list(account_endpoints.OPERATIONS) + list(agent_protocol.OPERATIONS)
+    operations += all_hook_operations()
     operations += list(graphql.OPERATIONS) + list(observability.OPERATIONS)
     return operations + list(testing_hooks.OPERATIONS)
 
@@ -86,7 +98,12 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         KeyPool(settings.runner_key_pool_size),
         sweeps=sweeps,
     )
-    background = Services([*sweeps, state.keys])
+    hookshot = Hookshot()
+    public = settings.public_url.rstrip("/")
+    deliverer = HookDeliverer(settings, database, hookshot.send, wire_hooks.render(public, public))
+    database.subscribers.append(deliverer.committed)
+    state.deliverer = deliverer
+    background = Services([*sweeps, state.keys, hookshot, deliverer])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     # Dashboard sign-ins last this long (and never longer than the token they were made with).
     dashboard_session_seconds: int = 8 * 3600
 
+    # Webhook deliveries: a failed one is retried with exponential backoff (1 s, doubling, at
+    # most the cap) until this long after its event, then failed; 0: one attempt, as GitHub.
+    webhook_retry_window_seconds: int = 24 * 3600
+    webhook_max_backoff_seconds: int = 600
+    webhook_timeout_seconds: float = 10.0
+    # The deliverer is woken by each commit that queues a delivery; this scan also finds
+    # what another instance, or one that crashed, left (and retries that came due).
+    webhook_scan_seconds: float = 5.0
+    # false: nothing is sent (the outbox fills; tests use it to stop a server before it sends).
+    webhook_delivery: bool = True
+
     # A server for tests (runnerhub.testing): POST /_runnerhub/testing/clock moves its clock.
     # Never in production: anyone with a token could expire every token.
     testing: bool = False

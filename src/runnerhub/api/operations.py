@@ -42,6 +42,7 @@ from runnerhub.domain.models import RunnerApplication
 from runnerhub.domain.runners import Clock
 from runnerhub.domain.scopes import Scope, ScopeKind
 from runnerhub.errors import RunnerhubError, Unauthorized
+from runnerhub.services.hook_deliverer import HookDeliverer
 from runnerhub.services.key_pool import KeyPool
 from runnerhub.services.sweeper import Periodic
 from runnerhub.settings import Settings
@@ -61,6 +62,7 @@ class AppState:
     keys: KeyPool
     metrics: Metrics = field(default_factory=Metrics)
     sweeps: tuple[Periodic, ...] = ()  # the background sweeps, for testing_hooks to run
+    deliverer: HookDeliverer | None = None  # the webhook deliverer, for testing_hooks to wake
 
 
 @dataclass(slots=True)

@@ -31,11 +31,13 @@ def advance_clock(call: Call) -> Reply:
             f"Invalid request.\n\n`seconds` must be a number from 0 to {MAX_SECONDS}."
         )
     moved = clock.advance(timedelta(seconds=seconds))
-    sweeps = call.state.sweeps
+    sweeps, deliverer = call.state.sweeps, call.state.deliverer
 
     async def swept() -> Reply:
         for sweep in sweeps:
             await sweep.sweep()
+        if deliverer is not None:  # retries that the move made due go now
+            deliverer.wake()
         return Reply({"now": wire.timestamp(moved)})
 
     return Reply(None, then=swept)

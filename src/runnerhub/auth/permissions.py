@@ -55,6 +55,8 @@ class Requirement:
 
     classic_scopes: tuple[str, ...]
     fine_grained: str | None  # the fine-grained permission name; None: not supported
+    # The classic scope that also serves for a public repository (None: only those above).
+    public_repository_scope: str | None = "public_repo"
 
     def accepted_scopes(self) -> str:
         return ", ".join(self.classic_scopes)
@@ -121,6 +123,25 @@ ACTIONS_READ = Permission("actions:read", Access.SCOPE, Level.READ, ACTIONS, "re
 ACTIONS_WRITE = Permission("actions:write", Access.SCOPE, Level.WRITE, ACTIONS, "write")
 CONTENTS_READ = Permission("contents:read", Access.SCOPE, Level.READ, CONTENTS, "read", public=True)
 CONTENTS_WRITE = Permission("contents:write", Access.SCOPE, Level.WRITE, CONTENTS, "write")
+# Webhooks (GitHub's documented grants: `read:repo_hook` / `write:repo_hook` /
+# `admin:repo_hook` or `repo`, and `admin:org_hook`; fine-grained "Webhooks").
+# `public_repo` is not among them: it grants no webhook access, even to a public repository.
+HOOKS_READABLE = {
+    ScopeKind.REPOSITORY: Requirement(
+        ("read:repo_hook", "write:repo_hook", "admin:repo_hook", "repo"), "repository_hooks",
+        public_repository_scope=None,
+    ),
+    ScopeKind.ORGANIZATION: Requirement(("admin:org_hook",), "organization_hooks"),
+}
+HOOKS_WRITABLE = {
+    ScopeKind.REPOSITORY: Requirement(
+        ("write:repo_hook", "admin:repo_hook", "repo"), "repository_hooks",
+        public_repository_scope=None,
+    ),
+    ScopeKind.ORGANIZATION: Requirement(("admin:org_hook",), "organization_hooks"),
+}
+HOOKS_READ = Permission("hooks:read", Access.SCOPE, Level.READ, HOOKS_READABLE)
+HOOKS_WRITE = Permission("hooks:write", Access.SCOPE, Level.WRITE, HOOKS_WRITABLE)
 # GitHub's GraphQL API: any valid token; each field decides what the caller may see.
 GRAPHQL = Permission(
     "graphql", Access.USER, anonymous_message="This endpoint requires you to be authenticated."
@@ -182,8 +203,9 @@ def can_see(user: Principal | None, scope: Scope, role: str | None) -> bool:
 
 def _classic_grant_allows(user: Principal, scope: Scope, requirement: Requirement) -> bool:
     accepted = set(requirement.classic_scopes)
-    if scope.kind is ScopeKind.REPOSITORY and not scope.private:
-        accepted.add("public_repo")
+    public = requirement.public_repository_scope
+    if scope.kind is ScopeKind.REPOSITORY and not scope.private and public:
+        accepted.add(public)
     return bool(accepted & user.grant.scopes)
 
 

@@ -31,9 +31,16 @@ CLASSIC_SCOPES = frozenset(
         "admin:enterprise",
         "read:user",
         "user",
+        "admin:repo_hook",
+        "write:repo_hook",
+        "read:repo_hook",
+        "admin:org_hook",
     }
 )
-FINE_GRAINED_PERMISSIONS = frozenset({"administration", "organization_self_hosted_runners"})
+FINE_GRAINED_PERMISSIONS = frozenset(
+    {"administration", "organization_self_hosted_runners", "repository_hooks",
+     "organization_hooks"}
+)  # fmt: skip
 _NOTE_MAX = 200
 
 

@@ -49,3 +49,10 @@ class JobCancelRequested:
 
 # What a runner's agent is woken for.
 RunnerEvent = RunnerChanged | RunnerRemoved | SessionClosed | JobAssigned | JobCancelRequested
+
+
+@dataclass(frozen=True, slots=True)
+class HookDeliveryQueued:
+    """A webhook delivery was written to the outbox: the deliverer sends it now."""
+
+    hook_id: int

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from runnerhub.domain import journal
+from runnerhub.domain import hook_events, journal
 from runnerhub.domain.events import JobAssigned, JobCancelRequested, RunnerRemoved
 from runnerhub.domain.group_access import Routing
 from runnerhub.domain.models import Job, JobStep
@@ -148,6 +148,11 @@ def _claim(
         uow, "job.assigned", "job %d assigned to runner %d %r", row.id, runner.id, runner.name,
         job_id=row.id, runner_id=runner.id, runner_name=runner.name,
     )  # fmt: skip
+    hook_events.job_changed(uow, row.id, "in_progress", now)
+    if row.run_id is not None:
+        from runnerhub.domain import run_progress  # runs and jobs advance each other
+
+        run_progress.started(uow, row.run_id, now)
     return True
 
 
@@ -273,6 +278,7 @@ def finish(
         uow, "job.completed", "job %d completed: %s", row.id, conclusion,
         job_id=row.id, run_id=row.run_id, runner_id=row.runner_id, conclusion=conclusion,
     )  # fmt: skip
+    hook_events.job_changed(uow, row.id, "completed", now)
     if note:
         _note(uow, row.id, note, now)
     retired = False

@@ -7,8 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from runnerhub.domain import hook_events, run_progress, runs
 from runnerhub.domain import jobs as job_rules
-from runnerhub.domain import run_progress, runs
 from runnerhub.domain.run_history import run_row
 from runnerhub.domain.scopes import Scope
 from runnerhub.errors import Conflict
@@ -52,6 +52,7 @@ def _cancel_waiting(uow: UnitOfWork, run_id: int, attempt: int, now: datetime) -
         if job.status in ("pending", "queued"):
             jobs.update_job(uow.conn, job.id, status="completed", conclusion="cancelled",
                             completed_at=now, steps="[]")  # fmt: skip
+            hook_events.job_changed(uow, job.id, "completed", now)
 
 
 def rerun(uow: UnitOfWork, repo: Scope, run_id: int, origin: runs.Origin, now: datetime, *,
@@ -72,6 +73,7 @@ def rerun(uow: UnitOfWork, repo: Scope, run_id: int, origin: runs.Origin, now: d
     )  # fmt: skip
     trigger = runs.Trigger(origin, row.event, row.head_sha, row.head_branch,
                            json.loads(row.inputs))  # fmt: skip
+    hook_events.run_changed(uow, run_id, "requested", now)
     runs.plan(uow, repo, run_id, row.run_number, attempt, parsed, trigger, now, frozenset(keep))
     for previous in keep.values():
         _copy(uow, previous, attempt)

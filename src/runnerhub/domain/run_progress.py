@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from runnerhub import expressions
+from runnerhub.domain import hook_events
 from runnerhub.domain import jobs as job_rules
 from runnerhub.storage import job_tally, jobs, runs
 from runnerhub.storage.job_tally import KeyCount, Result
@@ -100,6 +101,7 @@ def _decide_key(
     if not needs and plan["if"] is None:  # nothing to decide: queued as they are
         plain = job_tally.pending_ids(conn, run_id, attempt, key)
         jobs.set_status(conn, plain, "queued")
+        hook_events.jobs_changed(uow, plain, "queued", now)
         return plain
     context = _needs_context(needs, job_tally.results(conn, run_id, attempt, needs))
     queued = []
@@ -109,9 +111,11 @@ def _decide_key(
             message["contexts"]["needs"] = context
             jobs.update_job(conn, job_id, status="queued", message=json.dumps(message))
             queued.append(job_id)
+            hook_events.job_changed(uow, job_id, "queued", now)
         else:
             jobs.update_job(conn, job_id, status="completed", conclusion="skipped",
                             completed_at=now, steps="[]")  # fmt: skip
+            hook_events.job_changed(uow, job_id, "completed", now)
     return queued
 
 
@@ -178,6 +182,12 @@ def _fail_fast(uow: UnitOfWork, run_id: int, attempt: int, tally: Tally, now: da
 # -- the run's status
 
 
+def started(uow: UnitOfWork, run_id: int, now: datetime) -> None:
+    """A runner took one of the run's jobs: a queued run is in progress from now."""
+    if runs.mark_started(uow.conn, run_id, now):
+        hook_events.run_changed(uow, run_id, "in_progress", now)
+
+
 def _roll_up(uow: UnitOfWork, run_id: int, attempt: int, tally: Tally, now: datetime) -> None:
     run = runs.progress(uow.conn, run_id)
     if run is None or run.run_attempt != attempt:
@@ -185,12 +195,15 @@ def _roll_up(uow: UnitOfWork, run_id: int, attempt: int, tally: Tally, now: date
     statuses = tally.statuses
     if not statuses:
         runs.update_run(uow.conn, run_id, status="completed", conclusion="success", updated_at=now)
+        hook_events.run_changed(uow, run_id, "completed", now)
     elif statuses == {"completed"}:
         conclusion = _conclusion(uow, run_id, attempt)
         runs.update_run(uow.conn, run_id, status="completed", conclusion=conclusion,
                         updated_at=now)  # fmt: skip
+        hook_events.run_changed(uow, run_id, "completed", now)
     elif statuses & {"in_progress", "completed"} and run.status != "in_progress":
         runs.update_run(uow.conn, run_id, status="in_progress", updated_at=now)
+        hook_events.run_changed(uow, run_id, "in_progress", now)
 
 
 def _conclusion(uow: UnitOfWork, run_id: int, attempt: int) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from runnerhub import expressions
+from runnerhub.domain import hook_events
 from runnerhub.domain import workflow_file as spec
 from runnerhub.domain.models import Commit
 from runnerhub.domain.run_progress import advance
@@ -101,7 +102,10 @@ def start_run(
         triggering_actor_id=trigger.actor_id, inputs=json.dumps(trigger.inputs),
         content=content, error=error, created_at=now, updated_at=now, run_started_at=now,
     )  # fmt: skip
-    if parsed is not None:
+    hook_events.run_changed(uow, run_id, "requested", now)
+    if parsed is None:
+        hook_events.run_changed(uow, run_id, "completed", now)
+    else:
         plan(uow, repo, run_id, number, 1, parsed, trigger, now)
         advance(uow, run_id, 1, now, window=trigger.window)
     return run_id

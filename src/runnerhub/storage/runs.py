@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
@@ -124,3 +125,13 @@ def update_run(conn: Connection, run_id: int, **values: Any) -> None:
 
 def delete_run(conn: Connection, run_id: int) -> None:
     conn.execute(delete(workflow_runs).where(workflow_runs.c.id == run_id))
+
+
+def mark_started(conn: Connection, run_id: int, now: datetime) -> bool:
+    """queued -> in_progress, guarded: of concurrent job claims, one moves the run."""
+    query = (
+        update(workflow_runs)
+        .where(workflow_runs.c.id == run_id, workflow_runs.c.status == "queued")
+        .values(status="in_progress", updated_at=now)
+    )
+    return bool(conn.execute(query).rowcount)

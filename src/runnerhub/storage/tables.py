@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -401,4 +402,57 @@ web_sessions = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Index(None, "token_id"),
     Index(None, "expires_at"),
+)
+
+# Webhooks of repositories and organizations (the scope they are filed under).
+hooks = Table(
+    "hooks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("scope_id", Id, ForeignKey("scopes.id", ondelete="CASCADE"), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of event names ("*": all)
+    Column("url", Text, nullable=False),
+    Column("content_type", String(8), nullable=False),  # json | form
+    Column("secret", Text),  # never shown: the API answers "********"
+    Column("insecure_ssl", String(1), nullable=False),  # "0" | "1"
+    Column("last_code", Integer),
+    Column("last_status", String(32), nullable=False, server_default="unused"),
+    Column("last_message", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "scope_id"),
+    sqlite_autoincrement=True,
+)
+
+# The outbox and the deliveries API's records at once: a row is written in the transaction of
+# the change it tells of (state `pending`), sent by the deliverer in id order per hook, and
+# keeps what was sent and answered. A redelivery is a new row with the same guid.
+hook_deliveries = Table(
+    "hook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("hook_id", Id, ForeignKey("hooks.id", ondelete="CASCADE"), nullable=False),
+    Column("guid", String(36), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("action", String(32)),
+    Column("repository_id", BigInteger),
+    Column("subject", Text, nullable=False),  # JSON: the state the event tells of
+    Column("payload", Text),  # JSON as first sent (rendered from subject), resent as it was
+    Column("redelivery", Boolean, nullable=False, server_default=false()),
+    Column("state", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime()),  # an instance is sending it until then
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    Column("duration", Float),
+    Column("status", String(255)),
+    Column("status_code", Integer),
+    Column("request_headers", Text),  # JSON
+    Column("response_headers", Text),  # JSON
+    Column("response_body", Text),
+    Index(None, "hook_id", "id"),
+    Index(None, "state", "next_attempt_at"),
+    sqlite_autoincrement=True,
 )

@@ -20,6 +20,8 @@ class UnitOfWork:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.events: list[Event] = []
+        # What the transaction read once and may need again (the active webhooks of a scope).
+        self.memo: dict[object, object] = {}
         self._after_commit: list[Callable[[], None]] = []
 
     def emit(self, event: Event) -> None:

@@ -1,0 +1,222 @@
+"""Webhook latency: from a state change's commit to the delivery at a fast local receiver.
+
+A `runnerhub serve` (SQLite by default, `--database-url` for PostgreSQL) with one repository
+hook (JSON, with a secret) pointing at a threaded receiver on loopback. Each round dispatches
+a workflow (`workflow_dispatch`): the run is `requested` and its job `queued` in that commit.
+Latency is measured from the moment the dispatch answered (the commit is before it) to the
+arrival of each event, and, as an upper bound, from the moment the request was sent.
+Prints a table and writes JSON; asserts nothing.
+
+    python -m bench.webhooks --rounds 200 --out bench/results/webhooks.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runnerhub import testing
+
+WORKFLOW = """name: bench
+on: workflow_dispatch
+jobs:
+  noop:
+    runs-on: [self-hosted, nowhere]
+    steps:
+      - run: "true"
+"""
+
+
+MATRIX = """name: matrix
+on: workflow_dispatch
+jobs:
+  noop:
+    runs-on: [self-hosted, nowhere]
+    strategy:
+      matrix:
+        n: [NUMBERS]
+    steps:
+      - run: "true"
+""".replace("NUMBERS", ", ".join(str(i) for i in range(100)))
+
+
+class Arrivals:
+    """The receiver: when each (event, action, run id) arrived."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str, int], float] = {}
+        self.count, self.last = 0, 0.0
+        self.lock = threading.Lock()
+        arrivals = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real endpoint behind a proxy
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                now = time.perf_counter()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                payload = json.loads(body)
+                run = payload.get("workflow_run") or payload.get("workflow_job") or {}
+                run_id = run.get("run_id", run.get("id", 0))
+                key = (self.headers["X-GitHub-Event"], payload.get("action", ""), int(run_id))
+                with arrivals.lock:
+                    arrivals.seen.setdefault(key, now)
+                    arrivals.count += 1
+                    arrivals.last = now
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", testing.free_port()), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def wait(self, key: tuple[str, str, int], timeout: float = 10) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if key in self.seen:
+                    return self.seen[key]
+            time.sleep(0.0005)
+        raise TimeoutError(f"no {key} within {timeout} s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def measure(
+    rounds: int, workdir: Path, database_url: str | None, bursts: int
+) -> dict[str, Any]:
+    arrivals = Arrivals()
+    settings = {"testing": "true", "rate_limit_per_hour": "1000000"}
+    if database_url:
+        server = testing.start_server(database_url, workdir, **settings)
+        hub = testing.Runnerhub(server, testing.Database(testing.normalize_database_url(
+            database_url)), workdir)  # fmt: skip
+    else:
+        hub = testing.start(workdir, rate_limit_per_hour="1000000")
+    try:
+        site = hub.seed()
+        hub.put_workflow(site, "bench.yml", WORKFLOW)
+        hub.put_workflow(site, "matrix.yml", MATRIX)
+        with site.api() as api:
+            hook = {"name": "web", "events": ["workflow_run", "workflow_job"],
+                    "config": {"url": arrivals.url, "content_type": "json", "secret": "s"}}  # fmt: skip
+            api.post(f"/repos/{site.repo}/hooks", json=hook).raise_for_status()
+            results = _rounds(api, site.repo, arrivals, rounds)
+            if bursts:
+                results["sustained"] = _sustained(api, site.repo, arrivals, bursts)
+            return results
+    finally:
+        hub.stop()
+        arrivals.server.shutdown()
+
+
+def _rounds(api: httpx.Client, repo: str, arrivals: Arrivals, rounds: int) -> dict[str, Any]:
+    after: dict[str, list[float]] = {"workflow_run requested": [], "workflow_job queued": []}
+    bound: dict[str, list[float]] = {key: [] for key in after}
+    path = f"/repos/{repo}/actions/workflows/bench.yml/dispatches"
+    for _ in range(rounds):
+        sent = time.perf_counter()
+        answer = api.post(path, json={"ref": "main", "return_run_details": True})
+        answered = time.perf_counter()
+        answer.raise_for_status()
+        run_id = _run_id(api, repo, answer)
+        for name in after:
+            event, action = name.split()
+            arrived = arrivals.wait((event, action, run_id))
+            after[name].append(max(0.0, arrived - answered) * 1000)
+            bound[name].append((arrived - sent) * 1000)
+    return {name: _summary(after[name], bound[name]) for name in after}
+
+
+def _sustained(api: httpx.Client, repo: str, arrivals: Arrivals, bursts: int) -> dict[str, Any]:
+    """`bursts` dispatches of a 100-job matrix, as fast as they answer: 101 events each, all
+    to the one hook (so in order, one at a time); events per second from the first dispatch
+    to the last arrival."""
+    path = f"/repos/{repo}/actions/workflows/matrix.yml/dispatches"
+    with arrivals.lock:
+        before = arrivals.count
+    wanted = before + bursts * 101
+    started = time.perf_counter()
+    for _ in range(bursts):
+        api.post(path, json={"ref": "main"}).raise_for_status()
+    dispatched = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with arrivals.lock:
+            if arrivals.count >= wanted:
+                break
+        time.sleep(0.01)
+    with arrivals.lock:
+        got, last = arrivals.count - before, arrivals.last
+    seconds = last - started
+    return {"events": got, "seconds": round(seconds, 3),
+            "events_per_second": round(got / seconds, 1),
+            "dispatch_seconds": round(dispatched - started, 3)}  # fmt: skip
+
+
+def _run_id(api: httpx.Client, repo: str, answer: httpx.Response) -> int:
+    if answer.status_code == 200 and answer.content:
+        return int(answer.json()["workflow_run_id"])
+    runs = api.get(f"/repos/{repo}/actions/runs", params={"per_page": 1}).json()
+    return int(runs["workflow_runs"][0]["id"])
+
+
+def _summary(after: list[float], bound: list[float]) -> dict[str, float]:
+    return {
+        "count": len(after),
+        "p50_ms": round(statistics.median(after), 2),
+        "p99_ms": round(percentile(after, 99), 2),
+        "max_ms": round(max(after), 2),
+        "p50_from_request_ms": round(statistics.median(bound), 2),
+        "p99_from_request_ms": round(percentile(bound, 99), 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL; SQLite by default")
+    parser.add_argument("--bursts", type=int, default=10, help="100-job matrices, 0: none")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as directory:
+        results = measure(args.rounds, Path(directory), args.database_url, args.bursts)
+    sustained = results.pop("sustained", None)
+    print("| event | n | p50 ms | p99 ms | max ms | p50 from request | p99 from request |")
+    print("|---|---|---|---|---|---|---|")
+    for name, row in results.items():
+        print(f"| {name} | {row['count']} | {row['p50_ms']} | {row['p99_ms']} | {row['max_ms']} "
+              f"| {row['p50_from_request_ms']} | {row['p99_from_request_ms']} |")  # fmt: skip
+    if sustained:
+        print(f"\nsustained: {sustained['events']} events in {sustained['seconds']} s = "
+              f"{sustained['events_per_second']} events/s to one hook "
+              f"(dispatches took {sustained['dispatch_seconds']} s)")  # fmt: skip
+        results["sustained"] = sustained
+    if args.out:
+        args.out.write_text(json.dumps({"database": "postgresql" if args.database_url else
+                                        "sqlite", "results": results}, indent=2))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
