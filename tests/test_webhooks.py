@@ -51,9 +51,10 @@ def receiver() -> Iterator[Receiver]:
 
 
 class Site:
-    def __init__(self, server: ServerProcess, world: World) -> None:
+    def __init__(self, server: ServerProcess, world: World, *, enterprise: bool = False) -> None:
         self.admin = admin = world.user()
-        self.org = world.org(admin)
+        self.enterprise = world.enterprise(admin) if enterprise else None
+        self.org = world.org(admin, enterprise=self.enterprise)
         self.repo = world.repo(self.org)
         token = world.token(admin, scopes=SCOPES)
         self.http = httpx.Client(base_url=server.url, headers=auth(token), timeout=30)
@@ -253,7 +254,8 @@ class JobRun:
 def job_run(
     live: ServerProcess, db: Database, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JobRun]:
-    site, receiver = Site(live, World(db)), Receiver().start()
+    # An organization of an enterprise: its payloads name the enterprise too.
+    site, receiver = Site(live, World(db), enterprise=True), Receiver().start()
     try:
         site.hook(receiver.url, content_type="json", secret=SECRET)
         org_hook = site.hook(receiver.url, where="org", content_type="json", secret=SECRET,
@@ -303,6 +305,8 @@ def test_a_job_run_by_an_agent_is_queued_in_progress_and_completed(job_run: JobR
     assert [p["action"] for p in run_payloads] == ["requested", "in_progress", "completed"]
     assert run_payloads[-1]["workflow_run"]["conclusion"] == "success"
     assert run_payloads[0]["workflow"]["path"] == ".github/workflows/ci.yml"
+    enterprises = {p["enterprise"]["slug"] for p in payloads + run_payloads}
+    assert len(enterprises) == 1
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,12 @@ const ajv = new Ajv({ strict: false, allErrors: true });
 addFormats(ajv);
 ajv.addSchema(schema, "webhooks");
 
+// @octokit/webhooks-schemas (7.x) lists no top-level `enterprise` on workflow events, which
+// GitHub's own description has and GitHub sends for an enterprise's organizations: allowed.
+const enterpriseGap = (e) =>
+  e.instancePath === "" && e.keyword === "additionalProperties" &&
+  e.params.additionalProperty === "enterprise";
+
 for await (const line of createInterface({ input: process.stdin })) {
   if (!line.trim()) continue;
   const { event, secret, body, signature } = JSON.parse(line);
@@ -25,7 +31,8 @@ for await (const line of createInterface({ input: process.stdin })) {
     const name = event === "ping" ? "ping$event" : `${event}$${payload.action}`;
     const validate = ajv.getSchema(`webhooks#/definitions/${name}`);
     if (!validate) throw new Error(`no schema ${name}`);
-    if (!validate(payload)) throw new Error(JSON.stringify(validate.errors.slice(0, 20)));
+    const errors = validate(payload) ? [] : validate.errors.filter((e) => !enterpriseGap(e));
+    if (errors.length) throw new Error(JSON.stringify(errors.slice(0, 20)));
   } catch (error) {
     result.ok = false;
     result.error = String(error.message || error);

@@ -16,7 +16,7 @@ from runnerhub.domain import hook_events, webhooks
 from runnerhub.domain.hook_delivery import Taken
 from runnerhub.domain.profiles import Account
 from runnerhub.domain.scopes import ScopeKind
-from runnerhub.domain.webhooks import Delivery, Hook, PayloadContext
+from runnerhub.domain.webhooks import Delivery, Enterprise, Hook, PayloadContext
 from runnerhub.storage.unit_of_work import UnitOfWork
 
 MASK = "********"
@@ -108,6 +108,8 @@ def payload(context: PayloadContext, taken: Taken, api: str, web: str) -> dict[s
         body["repository"] = _repository(site)
     if context.organization is not None:
         body["organization"] = organization(context.organization, api, web)
+    if context.enterprise is not None and taken.event != "ping":  # GitHub's ping has none
+        body["enterprise"] = enterprise(context.enterprise, web)
     if context.sender is not None:
         body["sender"] = _user(context.sender, api, web)
     return body
@@ -176,6 +178,22 @@ def _plain(user: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _user(account: Account, api: str, web: str) -> dict[str, Any] | None:
     return _plain(simple_user(account, api, web))
+
+
+def enterprise(e: Enterprise, web: str) -> dict[str, Any]:
+    """The organization's enterprise, as GitHub names it in a payload of the organization's."""
+    return {
+        "id": e.id,
+        "slug": e.slug,
+        "name": e.name,
+        "node_id": node_id("Enterprise", e.id),
+        "avatar_url": f"{web}/avatars/enterprises/{e.slug}",
+        "description": None,
+        "website_url": None,
+        "html_url": f"{web}/enterprises/{e.slug}",
+        "created_at": timestamp(e.created_at),
+        "updated_at": timestamp(e.created_at),
+    }
 
 
 def organization(org: Account, api: str, web: str) -> dict[str, Any]:

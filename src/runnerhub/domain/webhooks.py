@@ -298,6 +298,15 @@ class PayloadContext:
     sender: Account | None
     run: WorkflowRun | None = None
     workflow: Workflow | None = None
+    enterprise: Enterprise | None = None  # the organization's, where it has one
+
+
+@dataclass(frozen=True, slots=True)
+class Enterprise:
+    id: int
+    slug: str
+    name: str
+    created_at: datetime
 
 
 def payload_context(uow: UnitOfWork, hook_id: int, subject: dict[str, Any]) -> PayloadContext:
@@ -328,8 +337,10 @@ def _payload_context(uow: UnitOfWork, hook_id: int, subject: dict[str, Any]) -> 
         organization = profiles.user_by_id(uow, scope.subject_id)
     sender_id = subject.get("sender_id")
     sender = profiles.user_by_id(uow, int(sender_id)) if sender_id else None
-    context = PayloadContext(_hook(scope, hook_row), _hook_path(scope, hook_id), repository,
-                             organization, sender)  # fmt: skip
+    context = PayloadContext(
+        _hook(scope, hook_row), _hook_path(scope, hook_id), repository, organization, sender,
+        enterprise=_enterprise(uow, organization),
+    )  # fmt: skip
     if "run_id" in subject and repository is not None:
         repo_scope = scopes.repository(uow, repository.owner.login, repository.name)
         assert repo_scope is not None
@@ -337,6 +348,16 @@ def _payload_context(uow: UnitOfWork, hook_id: int, subject: dict[str, Any]) -> 
         workflow = workflows.get_workflow(uow, repo_scope, run.workflow_id)
         context = dataclasses.replace(context, run=run, workflow=workflow)
     return context
+
+
+def _enterprise(uow: UnitOfWork, organization: Account | None) -> Enterprise | None:
+    if organization is None:
+        return None
+    enterprise_id = accounts.enterprise_of_org(uow.conn, organization.id)
+    row = accounts.enterprise_by_id(uow.conn, enterprise_id) if enterprise_id else None
+    if row is None:
+        return None
+    return Enterprise(row.id, row.slug, row.name, row.created_at)
 
 
 def _hook_path(scope: Scope, hook_id: int) -> str:

@@ -88,6 +88,15 @@ def enterprise_by_slug_or_id(conn: Connection, key: str) -> Row[tuple[object, ..
     return conn.execute(select(enterprises).where(where).order_by(enterprises.c.id)).first()
 
 
+def enterprise_by_id(conn: Connection, enterprise_id: int) -> Row[tuple[object, ...]] | None:
+    return conn.execute(select(enterprises).where(enterprises.c.id == enterprise_id)).first()
+
+
+def enterprise_of_org(conn: Connection, org_id: int) -> int | None:
+    found = sql.fetch_one(conn, "SELECT enterprise_id FROM accounts WHERE id = :id", id=org_id)
+    return None if found is None or found[0] is None else int(found[0])
+
+
 def repository(conn: Connection, owner: str, name: str) -> Row[tuple[object, ...]] | None:
     query = (
         select(
