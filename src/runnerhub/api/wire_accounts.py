@@ -73,14 +73,12 @@ def user(row: Account, api: str, web: str, *, private: bool) -> dict[str, Any]:
     return body
 
 
-def organization(row: Account, api: str, web: str) -> dict[str, Any]:
-    """`blog` is left out: the official schema has it a non-null URI, so neither "" nor
-    null would be valid for an organization without one (docs/api-choices.md)."""
-    login = row.login
-    base = f"{api}/orgs/{login}"
-    created = timestamp(row.created_at)
+def organization_simple(row: Account, api: str, web: str) -> dict[str, Any]:
+    """An organization as others name it (GitHub's `organization-simple`: webhook payloads,
+    lists)."""
+    base = f"{api}/orgs/{row.login}"
     return {
-        "login": login,
+        "login": row.login,
         "id": row.id,
         "node_id": node_id("Organization", row.id),
         "url": base,
@@ -90,8 +88,18 @@ def organization(row: Account, api: str, web: str) -> dict[str, Any]:
         "issues_url": f"{base}/issues",
         "members_url": f"{base}/members{{/member}}",
         "public_members_url": f"{base}/public_members{{/member}}",
-        "avatar_url": f"{web}/avatars/{login}",
+        "avatar_url": f"{web}/avatars/{row.login}",
         "description": None,
+    }
+
+
+def organization(row: Account, api: str, web: str) -> dict[str, Any]:
+    """`blog` is left out: the official schema has it a non-null URI, so neither "" nor
+    null would be valid for an organization without one (docs/api-choices.md)."""
+    login = row.login
+    created = timestamp(row.created_at)
+    return {
+        **organization_simple(row, api, web),
         "name": row.name or login,
         "is_verified": False,
         "has_organization_projects": False,

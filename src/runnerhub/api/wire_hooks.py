@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runnerhub.api.wire import timestamp
-from runnerhub.api.wire_accounts import node_id, simple_user
+from runnerhub.api.wire_accounts import node_id, organization_simple, simple_user
 from runnerhub.api.wire_actions import Site, job, minimal_repository, run, workflow
 from runnerhub.domain import hook_events, webhooks
 from runnerhub.domain.hook_delivery import Taken
@@ -107,7 +107,7 @@ def payload(context: PayloadContext, taken: Taken, api: str, web: str) -> dict[s
     if site is not None:
         body["repository"] = _repository(site)
     if context.organization is not None:
-        body["organization"] = organization(context.organization, api, web)
+        body["organization"] = organization_simple(context.organization, api, web)
     if context.enterprise is not None and taken.event != "ping":  # GitHub's ping has none
         body["enterprise"] = enterprise(context.enterprise, web)
     if context.sender is not None:
@@ -193,22 +193,4 @@ def enterprise(e: Enterprise, web: str) -> dict[str, Any]:
         "html_url": f"{web}/enterprises/{e.slug}",
         "created_at": timestamp(e.created_at),
         "updated_at": timestamp(e.created_at),
-    }
-
-
-def organization(org: Account, api: str, web: str) -> dict[str, Any]:
-    base = f"{api}/orgs/{org.login}"
-    return {
-        "login": org.login,
-        "id": org.id,
-        "node_id": node_id("Organization", org.id),
-        "url": base,
-        "repos_url": f"{base}/repos",
-        "events_url": f"{base}/events",
-        "hooks_url": f"{base}/hooks",
-        "issues_url": f"{base}/issues",
-        "members_url": f"{base}/members{{/member}}",
-        "public_members_url": f"{base}/public_members{{/member}}",
-        "avatar_url": f"{web}/avatars/{org.login}",
-        "description": None,
     }
