@@ -29,7 +29,7 @@ from tests.contract import validate, validate_webhook
 from tests.factories import World
 from tests.helpers import auth
 from tests.receiver import Received, Receiver
-from tests.server import ServerProcess, start_server
+from tests.server import ServerProcess, free_port, start_server
 
 SECRET = "It's a Secret to Everybody"
 SCOPES = ("repo", "admin:org", "admin:org_hook")
@@ -570,3 +570,32 @@ def test_a_failing_delivery_holds_back_its_hooks_later_ones_in_order(site: Site)
     arrived = [r.headers["X-GitHub-Delivery"] for r in received]
     assert arrived[:3] == [in_order[0]] * 3  # the first, until it went through
     assert arrived[2:] == in_order
+
+
+def _deliveries(server: ServerProcess) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text_ = httpx.get(server.url + "/metrics", timeout=30).text
+    return {
+        sample.labels["state"]: sample.value
+        for family in text_string_to_metric_families(text_)
+        if family.name == "runnerhub_webhook_deliveries"
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_deliveries_by_outcome(
+    live: ServerProcess, site: Site, receiver: Receiver
+) -> None:
+    before = _deliveries(live)
+    site.hook(receiver.url)  # its ping is delivered
+    site.hook(f"http://127.0.0.1:{free_port()}/nobody")  # its ping is retried, pending
+    receiver.wait(1, "ping")
+
+    def counted() -> bool:
+        now = _deliveries(live)
+        return (now["delivered"] >= before["delivered"] + 1
+                and now["pending"] >= before["pending"] + 1)  # fmt: skip
+
+    wait_for(counted, 10, "the deliveries counted")
+    assert set(_deliveries(live)) == {"pending", "delivered", "failed"}

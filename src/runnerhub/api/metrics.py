@@ -73,6 +73,14 @@ class _FleetCollector(Collector):
                 oldest.add_metric([job.status], max(age, 0.0))
         yield jobs
         yield oldest
+        deliveries = GaugeMetricFamily(
+            "runnerhub_webhook_deliveries",
+            "Webhook deliveries kept, by outcome: pending (to send or retry), delivered, failed.",
+            labels=["state"],
+        )
+        for state in ("pending", "delivered", "failed"):
+            deliveries.add_metric([state], self.fleet.deliveries.get(state, 0))
+        yield deliveries
         yield GaugeMetricFamily(
             "runnerhub_long_polls", "Runner long polls this process holds.", value=self.long_polls
         )

@@ -1,9 +1,10 @@
 """The whole fleet at a glance, for operators (/metrics, /readyz): runners by scope kind,
-status and busy; unfinished jobs and how long the oldest has waited; the schema's state."""
+status and busy; unfinished jobs and how long the oldest has waited; webhook deliveries by
+outcome; the schema's state."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from runnerhub.storage import fleet, migrate
@@ -18,13 +19,15 @@ class Fleet:
     runners: list[RunnerCount]
     jobs: list[JobCount]
     now: datetime
+    deliveries: dict[str, int] = field(default_factory=dict)  # by state
 
 
 def snapshot(uow: UnitOfWork, now: datetime, offline_after: timedelta) -> Fleet:
     """Counted as the runner list counts: online while the session polled in the window."""
     return Fleet(
-        fleet.runner_counts(uow.conn, now - offline_after), fleet.unfinished_jobs(uow.conn), now
-    )
+        fleet.runner_counts(uow.conn, now - offline_after), fleet.unfinished_jobs(uow.conn), now,
+        fleet.deliveries(uow.conn),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Counts over every scope, for /metrics: runners by kind, liveness and job; jobs by state."""
+"""Counts over every scope, for /metrics: runners by kind, liveness and job; jobs by state;
+webhook deliveries by state."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from runnerhub.storage.dialect import utc
-from runnerhub.storage.tables import jobs, runners, scopes
+from runnerhub.storage.tables import hook_deliveries, jobs, runners, scopes
 
 
 class RunnerCount(NamedTuple):
@@ -43,3 +44,10 @@ def unfinished_jobs(conn: Connection) -> list[JobCount]:
         .group_by(jobs.c.status)
     )
     return [JobCount(s, int(n), utc(oldest)) for s, n, oldest in conn.execute(query)]
+
+
+def deliveries(conn: Connection) -> dict[str, int]:
+    """Webhook deliveries kept, by state: pending (to be sent or retried), delivered,
+    failed (past the retry window)."""
+    query = select(hook_deliveries.c.state, func.count()).group_by(hook_deliveries.c.state)
+    return {str(state): int(n) for state, n in conn.execute(query)}
