@@ -19,12 +19,14 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench import load, seed
 from runnerhub import testing
 
 WORKFLOW = """name: bench
@@ -103,8 +105,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(
-    rounds: int, workdir: Path, database_url: str | None, bursts: int
-) -> dict[str, Any]:
+    rounds: int, workdir: Path, database_url: str | None, bursts: int, backlog: int = 0,
+    read_seconds: int = 0,
+) -> dict[str, Any]:  # fmt: skip
     arrivals = Arrivals()
     settings = {"testing": "true", "rate_limit_per_hour": "1000000"}
     if database_url:
@@ -124,10 +127,84 @@ def measure(
             results = _rounds(api, site.repo, arrivals, rounds)
             if bursts:
                 results["sustained"] = _sustained(api, site.repo, arrivals, bursts)
-            return results
+        if backlog:
+            results["drain"] = _drain(hub, site, arrivals, database_url, workdir, backlog,
+                                      read_seconds)  # fmt: skip
+        return results
     finally:
         hub.stop()
         arrivals.server.shutdown()
+
+
+def _drain(
+    hub: testing.Runnerhub, site: testing.Site, arrivals: Arrivals, database_url: str | None,
+    workdir: Path, backlog: int, read_seconds: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The deliverer's own rate, whatever making the events costs: a backlog of `backlog`
+    100-job matrices (101 events each) is queued while delivery is off, then a server that
+    delivers is started; events per second from its first delivery to its last. Then the
+    read endpoint (an organization's 30 runners) with wrk, while a second such backlog is
+    being delivered and once it is gone, on that one server, side by side."""
+    url = database_url or f"sqlite:///{workdir / 'runnerhub.db'}"
+    hub.server.stop()
+    token = seed.seed_org(hub.db, "reads", 30)
+    read = "/orgs/reads/actions/runners?per_page=30"
+
+    def serve(delivery: bool) -> None:
+        hub.server = testing.start_server(
+            url, workdir, webhook_delivery=str(delivery).lower(),
+            rate_limit_per_hour="1000000000", runner_key_pool_size="0",
+        )  # fmt: skip
+
+    def queue() -> int:
+        serve(delivery=False)
+        with site.api() as api:
+            for _ in range(backlog):
+                api.post(f"/repos/{site.repo}/actions/workflows/matrix.yml/dispatches",
+                         json={"ref": "main"}).raise_for_status()  # fmt: skip
+        hub.server.stop()
+        with arrivals.lock:
+            return arrivals.count + backlog * 101
+
+    def arrived() -> tuple[int, float]:
+        with arrivals.lock:
+            return arrivals.count, arrivals.last
+
+    def wait(count: int) -> None:
+        deadline = time.monotonic() + 600
+        while arrived()[0] < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    wanted = queue()
+    first = arrived()[0] + 1
+    serve(delivery=True)
+    wait(first)
+    count, started = arrived()
+    wait(wanted)
+    got, last = arrived()
+    result: dict[str, Any] = {
+        "events": got - count, "seconds": round(last - started, 3),
+        "events_per_second": round((got - count) / (last - started), 1),
+    }  # fmt: skip
+    hub.server.stop()
+    if read_seconds:
+        wanted = queue()
+        serve(delivery=True)
+        wait(arrived()[0] + 1)
+        count, began = arrived()
+        during = load.wrk(hub.url, read, token, seconds=read_seconds)
+        delivered, ended = arrived()
+        left = wanted - delivered
+        wait(wanted)
+        after = load.wrk(hub.url, read, token, seconds=read_seconds)
+        result.update({
+            "read_during": asdict(during), "read_after": asdict(after),
+            "read_rps_during/after": round(during.rps / after.rps, 2),
+            "read_p99_during/after": round(during.p99_ms / after.p99_ms, 2),
+            "events_per_second_during_read": round((delivered - count) / (ended - began), 1),
+            "backlog_left_when_read_ended": left,
+        })  # fmt: skip
+    return result
 
 
 def _rounds(api: httpx.Client, repo: str, arrivals: Arrivals, rounds: int) -> dict[str, Any]:
@@ -197,11 +274,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--database-url", default=None, help="PostgreSQL; SQLite by default")
     parser.add_argument("--bursts", type=int, default=10, help="100-job matrices, 0: none")
+    parser.add_argument("--backlog", type=int, default=50,
+                        help="100-job matrices queued while delivery is off, then drained; 0: none")
+    parser.add_argument("--read-seconds", type=int, default=5,
+                        help="wrk on the read endpoint during the drain and after it; 0: none")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as directory:
-        results = measure(args.rounds, Path(directory), args.database_url, args.bursts)
+        results = measure(args.rounds, Path(directory), args.database_url, args.bursts,
+                          args.backlog, args.read_seconds)  # fmt: skip
     sustained = results.pop("sustained", None)
+    drain = results.pop("drain", None)
     print("| event | n | p50 ms | p99 ms | max ms | p50 from request | p99 from request |")
     print("|---|---|---|---|---|---|---|")
     for name, row in results.items():
@@ -212,6 +295,19 @@ def main(argv: list[str] | None = None) -> int:
               f"{sustained['events_per_second']} events/s to one hook "
               f"(dispatches took {sustained['dispatch_seconds']} s)")  # fmt: skip
         results["sustained"] = sustained
+    if drain:
+        print(f"drain: a backlog of {drain['events']} events delivered in {drain['seconds']} s "
+              f"= {drain['events_per_second']} events/s to one hook")
+        if "read_during" in drain:
+            print("\n| read `GET /orgs/{org}/actions/runners` | req/s | p50 ms | p99 ms |")
+            print("|---|---|---|---|")
+            for name in ("read_during", "read_after"):
+                row = drain[name]
+                print(f"| {name.removeprefix('read_')} the drain | {row['rps']:.0f} "
+                      f"| {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |")
+            print(f"(deliveries meanwhile: {drain['events_per_second_during_read']} events/s; "
+                  f"{drain['backlog_left_when_read_ended']} were left when the read ended)")
+        results["drain"] = drain
     if args.out:
         args.out.write_text(json.dumps({"database": "postgresql" if args.database_url else
                                         "sqlite", "results": results}, indent=2))  # fmt: skip

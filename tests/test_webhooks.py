@@ -131,7 +131,10 @@ def test_create_pings_and_never_shows_the_secret(site: Site, receiver: Receiver)
     listed = site.http.get(f"/repos/{site.repo}/hooks").json()
     validate(f"/repos/{site.repo}/hooks", "GET", 200, listed)
     assert [h["id"] for h in listed] == [made["id"]]
-    deliveries = site.http.get(f"/repos/{site.repo}/hooks/{made['id']}/deliveries").json()
+    base = f"/repos/{site.repo}/hooks/{made['id']}/deliveries"
+    # The attempt is recorded once its answer is in: after the receiver has the request.
+    wait_for(lambda: site.http.get(base).json()[0]["status_code"] == 200, 10, "the attempt")
+    deliveries = site.http.get(base).json()
     validate(f"/repos/{site.repo}/hooks/1/deliveries", "GET", 200, deliveries)
     one = site.http.get(f"/repos/{site.repo}/hooks/{made['id']}/deliveries/{deliveries[0]['id']}")
     validate(f"/repos/{site.repo}/hooks/1/deliveries/1", "GET", 200, one.json())

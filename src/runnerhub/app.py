@@ -43,11 +43,13 @@ from runnerhub.coordination.ratelimit import MemoryRateLimiter
 from runnerhub.domain import downloads
 from runnerhub.domain.models import RunnerApplication
 from runnerhub.hookshot import Hookshot
-from runnerhub.services import Services
+from runnerhub.services import Service, Services
 from runnerhub.services.hook_deliverer import HookDeliverer
 from runnerhub.services.key_pool import KeyPool
 from runnerhub.services.sweeper import LostJobSweeper, StaleRunnerSweeper
+from runnerhub.services.webhook_worker import WebhookWorker
 from runnerhub.settings import Settings
+from runnerhub.storage import dialect
 from runnerhub.storage.database import Database
 from runnerhub.web.routes import dashboard_routes, root_for_browsers
 
@@ -98,12 +100,19 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         KeyPool(settings.runner_key_pool_size),
         sweeps=sweeps,
     )
-    hookshot = Hookshot()
-    public = settings.public_url.rstrip("/")
-    deliverer = HookDeliverer(settings, database, hookshot.send, wire_hooks.render(public, public))
-    database.subscribers.append(deliverer.committed)
-    state.deliverer = deliverer
-    background = Services([*sweeps, state.keys, hookshot, deliverer])
+    delivering: list[Service]
+    if settings.webhook_worker and not dialect.is_in_memory(database.url):
+        worker = WebhookWorker(settings)  # its own process: services/webhook_worker.py
+        database.subscribers.append(worker.committed)
+        state.deliverer, delivering = worker, [worker]
+    else:
+        hookshot = Hookshot()
+        public = settings.public_url.rstrip("/")
+        render = wire_hooks.render(public, public)
+        deliverer = HookDeliverer(settings, database, hookshot.send, render)
+        database.subscribers.append(deliverer.committed)
+        state.deliverer, delivering = deliverer, [hookshot, deliverer]
+    background = Services([*sweeps, state.keys, *delivering])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -24,3 +24,14 @@ def advance(by: timedelta) -> datetime:
         raise ValueError("the clock only moves forward")
     _offset += by
     return now()
+
+
+def offset() -> timedelta:
+    """How far the clock has been moved."""
+    return _offset
+
+
+def follow(moved: timedelta) -> None:
+    """Take another process's offset (the webhook worker follows the server's clock)."""
+    global _offset
+    _offset = max(_offset, moved)

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     webhook_scan_seconds: float = 5.0
     # false: nothing is sent (the outbox fills; tests use it to stop a server before it sends).
     webhook_delivery: bool = True
+    # The deliverer runs in a process of its own, so that requests and deliveries never
+    # wait for each other; false: in the server's process (an in-memory database always).
+    webhook_worker: bool = True
 
     # A server for tests (runnerhub.testing): POST /_runnerhub/testing/clock moves its clock.
     # Never in production: anyone with a token could expire every token.

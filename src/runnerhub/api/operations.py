@@ -45,6 +45,7 @@ from runnerhub.errors import RunnerhubError, Unauthorized
 from runnerhub.services.hook_deliverer import HookDeliverer
 from runnerhub.services.key_pool import KeyPool
 from runnerhub.services.sweeper import Periodic
+from runnerhub.services.webhook_worker import WebhookWorker
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
 from runnerhub.storage.unit_of_work import UnitOfWork
@@ -62,7 +63,7 @@ class AppState:
     keys: KeyPool
     metrics: Metrics = field(default_factory=Metrics)
     sweeps: tuple[Periodic, ...] = ()  # the background sweeps, for testing_hooks to run
-    deliverer: HookDeliverer | None = None  # the webhook deliverer, for testing_hooks to wake
+    deliverer: HookDeliverer | WebhookWorker | None = None  # for testing_hooks to wake
 
 
 @dataclass(slots=True)

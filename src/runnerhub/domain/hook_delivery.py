@@ -12,10 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+
+import orjson
 
 from runnerhub.domain.scopes import ScopeKind
 from runnerhub.storage import hooks as rows
@@ -35,13 +38,15 @@ class Taken:
     event: str
     action: str | None
     subject: dict[str, Any]
-    payload: dict[str, Any] | None  # None until first rendered
+    payload: str | None  # its JSON text, once first rendered and sent
     url: str
     content_type: str
     secret: str | None
     verify_tls: bool
     target_type: str  # repository | organization
     target_id: int
+    attempts: int  # made before this one (the lease keeps anyone else from adding one)
+    created_at: datetime  # of the event: the retry window runs from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +75,12 @@ def take(
 ) -> list[Taken]:
     """Lease the hook's first pending deliveries (up to `limit`, in order) if the first is
     due and free; none if it is not. Sent one after another; the first that fails holds
-    back the rest (`release`)."""
+    back the rest (`release`).
+
+    One statement leases them all. Only an unbroken run from the first pending one is kept:
+    a delivery another instance holds, or one not due yet, ends the run and whatever was
+    leased past it is freed again, so that no two instances ever send one hook's
+    deliveries at once."""
     pending = rows.pending_of(uow.conn, hook_id, limit)
     if not pending or pending[0].next_attempt_at > now:
         return []
@@ -78,25 +88,31 @@ def take(
     scope = rows.scope_by_id(uow.conn, hook.scope_id) if hook is not None else None
     if hook is None or scope is None:
         return []
-    kind = "repository" if scope.kind is ScopeKind.REPOSITORY else "organization"
-    taken = []
+    due = [row for row in pending if row.next_attempt_at <= now]
+    leased = rows.lease_many(uow.conn, [row.id for row in due], now, now + lease)
+    run = []
     for row in pending:
-        if row.next_attempt_at > now or not rows.lease(uow.conn, row.id, now, now + lease):
+        if row.id not in leased:
             break
-        taken.append(Taken(
+        run.append(row)
+    rows.release_many(uow.conn, sorted(leased - {row.id for row in run}))
+    kind = "repository" if scope.kind is ScopeKind.REPOSITORY else "organization"
+    return [
+        Taken(
             id=row.id, hook_id=hook_id, guid=row.guid, event=row.event, action=row.action,
             subject=json.loads(row.subject),
-            payload=json.loads(row.payload) if row.payload else None, url=hook.url,
+            payload=row.payload or None, url=hook.url,
             content_type=hook.content_type, secret=hook.secret,
             verify_tls=hook.insecure_ssl != "1", target_type=kind, target_id=scope.subject_id,
-        ))  # fmt: skip
-    return taken
+            attempts=int(row.attempts), created_at=row.created_at,
+        )
+        for row in run
+    ]  # fmt: skip
 
 
 def release(uow: UnitOfWork, delivery_ids: list[int]) -> None:
     """Leased but not sent (one before them failed): free for the next attempt."""
-    for delivery_id in delivery_ids:
-        rows.update_delivery(uow.conn, delivery_id, lease_until=None)
+    rows.release_many(uow.conn, delivery_ids)
 
 
 def abandon(uow: UnitOfWork, delivery_id: int, now: datetime) -> None:
@@ -106,14 +122,19 @@ def abandon(uow: UnitOfWork, delivery_id: int, now: datetime) -> None:
                          delivered_at=now, status="Payload no longer available")  # fmt: skip
 
 
-def keep_payload(uow: UnitOfWork, delivery_id: int, payload: dict[str, Any]) -> None:
-    """The payload as first sent: what the deliveries API shows and a redelivery resends."""
-    rows.update_delivery(uow.conn, delivery_id, payload=json.dumps(payload))
+def payload_text(payload: dict[str, Any]) -> str:
+    """The payload as JSON text: what is stored (the deliveries API shows it and a
+    redelivery resends it) and, for `json` hooks, exactly the bytes sent and signed."""
+    return orjson.dumps(payload).decode()
 
 
-def body_of(payload: dict[str, Any], content_type: str) -> tuple[bytes, str]:
-    """The exact bytes sent (and signed), and their media type."""
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+def keep_payloads(uow: UnitOfWork, payloads: Sequence[tuple[int, str]]) -> None:
+    """Payloads as first rendered, by delivery id, stored before they are sent."""
+    rows.keep_payloads(uow.conn, payloads)
+
+
+def body_of(text: str, content_type: str) -> tuple[bytes, str]:
+    """The exact bytes sent (and signed) for a payload's JSON text, and their media type."""
     if content_type == "form":
         return urlencode({"payload": text}).encode(), "application/x-www-form-urlencoded"
     return text.encode(), "application/json"
@@ -128,35 +149,50 @@ def signatures(secret: str | None, body: bytes) -> dict[str, str]:
     return {"X-Hub-Signature": f"sha1={sha1}", "X-Hub-Signature-256": f"sha256={sha256}"}
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One attempt to record: the delivery and what came back."""
+
+    taken: Taken
+    attempt: Attempt
+
+
 def record(
-    uow: UnitOfWork, taken: Taken, attempt: Attempt, now: datetime, *, window: timedelta,
+    uow: UnitOfWork, sent: Sequence[Sent], now: datetime, *, window: timedelta,
     max_backoff: timedelta,
 ) -> None:  # fmt: skip
-    """What the attempt came to: delivered; pending again after a backoff; or failed once
-    the retry window has passed."""
-    row = rows.delivery_by_id(uow.conn, taken.id)
-    if row is None:
-        return  # the hook was deleted meanwhile
-    attempts = int(row.attempts) + 1
-    values: dict[str, Any] = {
-        "attempts": attempts, "lease_until": None, "delivered_at": now,
+    """What each attempt came to: delivered; pending again after a backoff; or failed once
+    the retry window has passed. One statement for all of them, and the hook's last
+    response from the last one. A delivery whose hook was deleted meanwhile is gone and
+    stays gone."""
+    if not sent:
+        return
+    rows.record_attempts(uow.conn, [_outcome(one, now, window, max_backoff) for one in sent])
+    last = sent[-1].attempt
+    rows.update_hook(uow.conn, sent[-1].taken.hook_id, last_code=last.status_code,
+                     last_status="active" if last.ok else "misconfigured",
+                     last_message=_status(last))  # fmt: skip
+
+
+def _outcome(one: Sent, now: datetime, window: timedelta, max_backoff: timedelta) -> dict[str, Any]:
+    taken, attempt = one.taken, one.attempt
+    attempts = taken.attempts + 1
+    state, next_attempt_at = "pending", None
+    if attempt.ok:
+        state = "delivered"
+    elif window <= timedelta(0) or now - taken.created_at >= window:
+        state = "failed"
+    else:
+        next_attempt_at = now + min(FIRST_RETRY * 2 ** (attempts - 1), max_backoff)
+    return {
+        "id": taken.id, "attempts": attempts, "state": state,
+        "next_attempt_at": next_attempt_at, "delivered_at": now,
         "duration": round(attempt.duration, 3), "status": _status(attempt),
         "status_code": attempt.status_code or 0,
-        "request_headers": json.dumps(attempt.request_headers),
-        "response_headers": json.dumps(attempt.response_headers),
+        "request_headers": orjson.dumps(attempt.request_headers).decode(),
+        "response_headers": orjson.dumps(attempt.response_headers).decode(),
         "response_body": attempt.response_body[:BODY_KEPT],
     }  # fmt: skip
-    if attempt.ok:
-        values["state"] = "delivered"
-    elif window <= timedelta(0) or now - row.created_at >= window:
-        values["state"] = "failed"
-    else:
-        backoff = min(FIRST_RETRY * 2 ** (attempts - 1), max_backoff)
-        values["next_attempt_at"] = now + backoff
-    rows.update_delivery(uow.conn, taken.id, **values)
-    rows.update_hook(uow.conn, taken.hook_id, last_code=attempt.status_code,
-                     last_status="active" if attempt.ok else "misconfigured",
-                     last_message=_status(attempt))  # fmt: skip
 
 
 def _status(attempt: Attempt) -> str:

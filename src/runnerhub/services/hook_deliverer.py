@@ -24,7 +24,7 @@ from typing import Any
 from runnerhub import clock
 from runnerhub.domain import hook_delivery
 from runnerhub.domain.events import HookDeliveryQueued
-from runnerhub.domain.hook_delivery import Attempt, Taken
+from runnerhub.domain.hook_delivery import Attempt, Sent, Taken
 from runnerhub.errors import NotFound
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
@@ -144,51 +144,52 @@ class HookDeliverer:
         finally:
             self._draining.pop(hook_id, None)
 
-    def _take(self, uow: UnitOfWork, hook_id: int) -> list[tuple[Taken, dict[str, Any]]]:
+    def _take(self, uow: UnitOfWork, hook_id: int) -> list[tuple[Taken, str]]:
         """Up to BATCH deliveries of the hook, leased in one transaction and rendered in it
-        (what their payloads name is read once for all: uow.memo)."""
-        batch = []
+        (what their payloads name is read once for all: uow.memo), each with its payload's
+        JSON text; payloads rendered now are stored before they are sent."""
+        batch, rendered = [], []
         leased = hook_delivery.take(uow, hook_id, clock.now(), self.lease, BATCH)
         for taken in leased:
-            payload = taken.payload
-            if payload is None:
+            text = taken.payload
+            if text is None:
                 try:
-                    payload = self.render(uow, taken)
+                    text = hook_delivery.payload_text(self.render(uow, taken))
                 except NotFound:
                     hook_delivery.abandon(uow, taken.id, clock.now())
                     continue
-                hook_delivery.keep_payload(uow, taken.id, payload)
-            batch.append((taken, payload))
+                rendered.append((taken.id, text))
+            batch.append((taken, text))
+        hook_delivery.keep_payloads(uow, rendered)
         if leased and not batch:
             self._again.add(hook_id)  # all abandoned: the hook's next ones may go at once
         return batch
 
-    async def _deliver(self, batch: list[tuple[Taken, dict[str, Any]]]) -> None:
-        """Send in order; the first failure ends the batch and frees the rest."""
-        sent: list[tuple[Taken, Attempt]] = []
+    async def _deliver(self, batch: list[tuple[Taken, str]]) -> None:
+        """Send in order; the first failure ends the batch and frees the rest. What came
+        back is recorded for all of them in one transaction."""
+        sent: list[Sent] = []
         # Never send past the lease: whatever is left when less than one timeout of it
         # remains goes back to be leased again (by this instance or another).
         until = time.monotonic() + self.lease.total_seconds() - self.timeout - 5
-        for taken, payload in batch:
+        for taken, text in batch:
             if sent and time.monotonic() > until:
                 break
-            attempt = await self.send(self._outgoing(taken, payload))
-            sent.append((taken, attempt))
+            attempt = await self.send(self._outgoing(taken, text))
+            sent.append(Sent(taken, attempt))
             if not attempt.ok:
                 break
         unsent = [taken.id for taken, _ in batch[len(sent):]]
 
         def record(uow: UnitOfWork) -> None:
-            now = clock.now()
-            for taken, attempt in sent:
-                hook_delivery.record(uow, taken, attempt, now, window=self.window,
-                                     max_backoff=self.max_backoff)  # fmt: skip
+            hook_delivery.record(uow, sent, clock.now(), window=self.window,
+                                 max_backoff=self.max_backoff)  # fmt: skip
             hook_delivery.release(uow, unsent)
 
         await self.db.run(record, write=True)
 
-    def _outgoing(self, taken: Taken, payload: dict[str, Any]) -> Outgoing:
-        body, media_type = hook_delivery.body_of(payload, taken.content_type)
+    def _outgoing(self, taken: Taken, text: str) -> Outgoing:
+        body, media_type = hook_delivery.body_of(text, taken.content_type)
         headers = {
             "Accept": "*/*",
             "Content-Type": media_type,

@@ -25,6 +25,12 @@ SQLITE_PRAGMAS = (
 WRITE = "runnerhub_write"
 
 
+def is_in_memory(url: str) -> bool:
+    """An SQLite database that lives in one process's memory (no other process can open it)."""
+    return url.startswith("sqlite") and (url.rstrip("/").endswith(("sqlite:", ":memory:"))
+                                         or "mode=memory" in url)  # fmt: skip
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 

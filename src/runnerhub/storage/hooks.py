@@ -11,14 +11,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
-from runnerhub.storage import accounts, sql
+from runnerhub.storage import accounts, sql, tables
 from runnerhub.storage.dialect import utc
 from runnerhub.storage.scopes import Scope
 from runnerhub.storage.tables import hook_deliveries, hooks
+from runnerhub.storage.types import UTCDateTime
 
+PENDING = text(tables.PENDING)  # literally: a bound 'pending' would miss the partial index
 AnyRow = Any  # rows of these tables: read by column name
 
 
@@ -122,7 +124,7 @@ def due(conn: Connection, now: datetime, limit: int) -> list[AnyRow]:
     and no instance holds it."""
     first = (
         select(hook_deliveries.c.hook_id, func.min(hook_deliveries.c.id).label("id"))
-        .where(hook_deliveries.c.state == "pending")
+        .where(PENDING)
         .group_by(hook_deliveries.c.hook_id)
         .subquery()
     )
@@ -139,18 +141,70 @@ def due(conn: Connection, now: datetime, limit: int) -> list[AnyRow]:
     return list(conn.execute(query))
 
 
-def lease(conn: Connection, delivery_id: int, now: datetime, until: datetime) -> bool:
-    """Take the delivery for sending until `until`; False if another instance holds it."""
+def lease_many(
+    conn: Connection, delivery_ids: Sequence[int], now: datetime, until: datetime
+) -> set[int]:
+    """Take those of the deliveries no instance holds for sending until `until`: the ids
+    taken (one statement; with PostgreSQL, a delivery another transaction is leasing is
+    waited for and then found held)."""
+    if not delivery_ids:
+        return set()
     query = (
         update(hook_deliveries)
         .where(
-            hook_deliveries.c.id == delivery_id,
+            hook_deliveries.c.id.in_(delivery_ids),
             hook_deliveries.c.state == "pending",
             or_(hook_deliveries.c.lease_until.is_(None), hook_deliveries.c.lease_until < now),
         )
         .values(lease_until=until)
+        .returning(hook_deliveries.c.id)
     )
-    return bool(conn.execute(query).rowcount)
+    return {int(row[0]) for row in conn.execute(query)}
+
+
+def release_many(conn: Connection, delivery_ids: Sequence[int]) -> None:
+    if delivery_ids:
+        query = update(hook_deliveries).where(hook_deliveries.c.id.in_(delivery_ids))
+        conn.execute(query.values(lease_until=None))
+
+
+_columns = hook_deliveries.c
+_RECORD = (
+    update(hook_deliveries)
+    .where(_columns.id == bindparam("b_id"))
+    .values(
+        attempts=bindparam("b_attempts"), state=bindparam("b_state"),
+        next_attempt_at=func.coalesce(
+            bindparam("b_next_attempt_at", type_=UTCDateTime()), _columns.next_attempt_at
+        ),
+        lease_until=None, delivered_at=bindparam("b_delivered_at"),
+        duration=bindparam("b_duration"), status=bindparam("b_status"),
+        status_code=bindparam("b_status_code"), request_headers=bindparam("b_request_headers"),
+        response_headers=bindparam("b_response_headers"),
+        response_body=bindparam("b_response_body"),
+    )
+)  # fmt: skip
+
+
+_KEEP_PAYLOAD = (
+    update(hook_deliveries)
+    .where(_columns.id == bindparam("b_id"))
+    .values(payload=bindparam("b_payload"))
+)
+
+
+def keep_payloads(conn: Connection, payloads: Sequence[tuple[int, str]]) -> None:
+    """(delivery id, payload text) for each: one statement, run for every row."""
+    if payloads:
+        conn.execute(_KEEP_PAYLOAD, [{"b_id": id_, "b_payload": text} for id_, text in payloads])
+
+
+def record_attempts(conn: Connection, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Each delivery's attempt, by id (keys: the columns set; `next_attempt_at` None to
+    keep it): one statement, run for every row."""
+    if outcomes:
+        conn.execute(_RECORD, [{f"b_{key}": value for key, value in row.items()}
+                               for row in outcomes])  # fmt: skip
 
 
 def update_delivery(conn: Connection, delivery_id: int, **values: Any) -> None:
@@ -225,11 +279,9 @@ def scope_by_id(conn: Connection, scope_id: int) -> Scope | None:
 
 
 def pending_of(conn: Connection, hook_id: int, limit: int) -> list[AnyRow]:
-    """The hook's first pending deliveries, in order."""
-    query = (
-        select(hook_deliveries)
-        .where(hook_deliveries.c.hook_id == hook_id, hook_deliveries.c.state == "pending")
-        .order_by(hook_deliveries.c.id)
-        .limit(limit)
-    )
+    """The hook's first pending deliveries, in order: what sending them needs."""
+    c = hook_deliveries.c
+    wanted = (c.id, c.guid, c.event, c.action, c.subject, c.payload, c.attempts,
+              c.next_attempt_at, c.created_at)  # fmt: skip
+    query = select(*wanted).where(c.hook_id == hook_id, PENDING).order_by(c.id).limit(limit)
     return list(conn.execute(query))

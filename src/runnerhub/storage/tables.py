@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from runnerhub.storage import limits
@@ -428,6 +429,7 @@ hooks = Table(
 # The outbox and the deliveries API's records at once: a row is written in the transaction of
 # the change it tells of (state `pending`), sent by the deliverer in id order per hook, and
 # keeps what was sent and answered. A redelivery is a new row with the same guid.
+PENDING = "state = 'pending'"  # as written, so that both databases use the partial index
 hook_deliveries = Table(
     "hook_deliveries",
     metadata,
@@ -454,5 +456,8 @@ hook_deliveries = Table(
     Column("response_body", Text),
     Index(None, "hook_id", "id"),
     Index(None, "state", "next_attempt_at"),
+    # What each hook has still to send, in order, without walking what it has sent.
+    Index("ix_hook_deliveries_pending", "hook_id", "id",
+          sqlite_where=text(PENDING), postgresql_where=text(PENDING)),
     sqlite_autoincrement=True,
 )
