@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     webhook_retry_window_seconds: int = 24 * 3600
     webhook_max_backoff_seconds: int = 600
     webhook_timeout_seconds: float = 10.0
+    # Finished deliveries (delivered or failed) are deleted this long after their event, as
+    # github.com lists and redelivers the past 3 days' (GHES: 7); pending ones never are.
+    webhook_delivery_retention_seconds: int = 3 * 24 * 3600
     # The deliverer is woken by each commit that queues a delivery; this scan also finds
     # what another instance, or one that crashed, left (and retries that came due).
     webhook_scan_seconds: float = 5.0

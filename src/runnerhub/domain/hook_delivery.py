@@ -204,6 +204,12 @@ def _status(attempt: Attempt) -> str:
     return f"Invalid HTTP Response: {attempt.status_code}"
 
 
+def prune(uow: UnitOfWork, before: datetime, limit: int) -> int:
+    """Delete up to `limit` finished deliveries (delivered or failed) of events before
+    `before`, oldest first: how many."""
+    return rows.delete_finished(uow.conn, before, limit)
+
+
 def seconds_to_next(uow: UnitOfWork, now: datetime) -> float | None:
     """How long until the earliest pending delivery is due (None: nothing pending)."""
     due = rows.next_due(uow.conn)

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from runnerhub import clock
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "GitHub-Hookshot/runnerhub"
 BATCH = 50  # deliveries of one hook leased, rendered and recorded together
+PRUNE_EVERY = timedelta(minutes=10)
+PRUNE_BATCH = 5000  # deleted in one transaction (SQLite's writers wait for it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,8 @@ class HookDeliverer:
         self.timeout = settings.webhook_timeout_seconds
         self.window = timedelta(seconds=settings.webhook_retry_window_seconds)
         self.max_backoff = timedelta(seconds=settings.webhook_max_backoff_seconds)
+        self.retention = timedelta(seconds=settings.webhook_delivery_retention_seconds)
+        self._pruned_at: datetime | None = None
         self.lease = timedelta(seconds=self.timeout + 20)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,10 +110,14 @@ class HookDeliverer:
             wait = self.scan_seconds
             try:
                 wait = min(wait, await self.scan())
+                await self.prune()
             except Exception:
                 log.exception("webhook scan failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that comes as the wake does, and stop() then waited for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(wait, 0.05))
+                async with asyncio.timeout(max(wait, 0.05)):
+                    await self._wake.wait()
 
     async def scan(self) -> float:
         """Start draining every hook with a delivery due (those not already draining);
@@ -128,6 +136,22 @@ class HookDeliverer:
             self._draining[hook_id] = task
         # Due ones are being sent: look again after the scan interval, not at once.
         return self.scan_seconds if next_in is None or next_in == 0 else next_in
+
+    async def prune(self) -> int:
+        """Delete finished deliveries past the retention period, a bounded batch at a time
+        and at most every PRUNE_EVERY (the server's clock): how many went."""
+        now = clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        before = now - self.retention
+        count = await self.db.run(lambda uow: hook_delivery.prune(uow, before, PRUNE_BATCH),
+                                  write=True)  # fmt: skip
+        # A full batch: more are due, go on at the next scan.
+        self._pruned_at = None if count == PRUNE_BATCH else now
+        if count:
+            extra = {"event": "sweep", "sweep": "delivery retention", "count": count}
+            log.info("webhook deliveries pruned: %d", count, extra=extra)
+        return count
 
     async def _drain(self, hook_id: int) -> None:
         try:

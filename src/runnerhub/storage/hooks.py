@@ -212,6 +212,18 @@ def update_delivery(conn: Connection, delivery_id: int, **values: Any) -> None:
     conn.execute(query.values(**values))
 
 
+def delete_finished(conn: Connection, before: datetime, limit: int) -> int:
+    c = hook_deliveries.c
+    oldest = (
+        select(c.id)
+        .where(c.state != "pending", c.created_at < before)
+        .order_by(c.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    return int(conn.execute(delete(hook_deliveries).where(c.id.in_(oldest))).rowcount)
+
+
 def next_due(conn: Connection) -> datetime | None:
     """When the earliest pending delivery is due."""
     query = select(func.min(hook_deliveries.c.next_attempt_at)).where(

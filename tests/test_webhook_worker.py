@@ -1,0 +1,139 @@
+"""The webhook worker: the deliverer in a child process of the server. Killed, it is started
+again and what it held is sent once its lease runs out; kept in the server's process, it
+delivers all the same; finished deliveries go after the retention period. Real server, real
+receiver, SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from runnerhub.storage.database import Database
+from tests.agents import wait_for
+from tests.factories import World
+from tests.receiver import Receiver
+from tests.server import ServerProcess, start_server
+from tests.test_webhooks import FAST, SECRET, Site, checked, fresh_database
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver().start()
+    yield made
+    made.stop()
+
+
+def children(server: ServerProcess) -> list[int]:
+    pid = server.process.pid
+    listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in listed]
+
+
+def worker_of(server: ServerProcess, other_than: int = 0) -> int:
+    found: list[int] = []
+
+    def started() -> bool:
+        found[:] = [pid for pid in children(server) if pid != other_than]
+        return len(found) == 1
+
+    wait_for(started, 20, "the webhook worker")
+    return found[0]
+
+
+def advance(site: Site, seconds: float) -> None:
+    answer = site.http.post("/_runnerhub/testing/clock", json={"seconds": seconds})
+    assert answer.status_code == 200, answer.text
+
+
+def leased(own: Database) -> bool:
+    query = "SELECT count(*) FROM hook_deliveries WHERE lease_until IS NOT NULL"
+    return bool(own.read(lambda conn: conn.execute(text(query)).scalar()))
+
+
+def test_a_killed_worker_is_started_again_and_sends_what_it_held_once_its_lease_ends(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    url, own = fresh_database(database_url, tmp_path)
+    server = start_server(url, tmp_path, testing="true", webhook_timeout_seconds="8", **FAST)
+    site = Site(server, World(own))
+    receiver.delay = 4  # the worker is still waiting for the answer when it is killed
+    try:
+        first = worker_of(server)
+        made = site.hook(receiver.url, content_type="json", secret=SECRET)
+        wait_for(lambda: leased(own), 10, "the ping leased")
+        os.kill(first, signal.SIGKILL)
+        worker_of(server, other_than=first)
+        receiver.delay = 0
+        receiver.wait(1, "ping", timeout=10)  # the killed worker's request, answered to no one
+        time.sleep(2)  # the new worker has scanned: the lease (28 s) still holds the ping
+        assert len(receiver.events("ping")) == 1
+        base = f"/repos/{site.repo}/hooks/{made['id']}/deliveries"
+        assert site.http.get(base).json()[0]["status_code"] == 0  # no attempt recorded
+        advance(site, 60)  # the dead worker's lease runs out
+        again = receiver.wait(2, "ping", timeout=20)
+        assert again[0].headers["X-GitHub-Delivery"] == again[1].headers["X-GitHub-Delivery"]
+        checked(again[1])
+        wait_for(lambda: site.http.get(base).json()[0]["status_code"] == 200, 10, "recorded")
+        assert len(site.http.get(base).json()) == 1
+    finally:
+        site.http.close()
+        server.stop()
+
+
+def test_the_deliverer_in_the_servers_own_process(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    url, own = fresh_database(database_url, tmp_path)
+    server = start_server(url, tmp_path, webhook_worker="false", **FAST)
+    site = Site(server, World(own))
+    try:
+        site.hook(receiver.url, content_type="json", secret=SECRET)
+        checked(receiver.wait(1, "ping")[0])
+        assert children(server) == []
+    finally:
+        site.http.close()
+        server.stop()
+
+
+def test_the_worker_stops_with_the_server(database_url: str, tmp_path: Path) -> None:
+    url, _ = fresh_database(database_url, tmp_path)
+    server = start_server(url, tmp_path, **FAST)
+    worker = worker_of(server)
+    server.stop()
+    wait_for(lambda: not Path(f"/proc/{worker}").exists()
+             or "Z" in Path(f"/proc/{worker}/stat").read_text().split()[2], 15,
+             "the worker gone")  # fmt: skip
+
+
+def test_finished_deliveries_are_deleted_after_the_retention_period(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """As github.com keeps 3 days of deliveries: older finished ones go, newer ones and
+    pending ones stay."""
+    url, own = fresh_database(database_url, tmp_path)
+    server = start_server(url, tmp_path, testing="true", **FAST)
+    site = Site(server, World(own))
+    try:
+        made = site.hook(receiver.url, content_type="json", secret=SECRET)
+        base = f"/repos/{site.repo}/hooks/{made['id']}/deliveries"
+        receiver.wait(1, "ping")
+        wait_for(lambda: site.http.get(base).json()[0]["status_code"] == 200, 10, "recorded")
+        advance(site, 2 * 86400)
+        assert site.http.post(f"/repos/{site.repo}/hooks/{made['id']}/pings").status_code == 204
+        receiver.wait(2, "ping")
+        wait_for(lambda: all(d["status_code"] == 200 for d in site.http.get(base).json()), 10,
+                 "both recorded")  # fmt: skip
+        older, newer = sorted(d["id"] for d in site.http.get(base).json())
+        advance(site, 1.5 * 86400)  # the first is 3.5 days old, the second 1.5
+        wait_for(lambda: [d["id"] for d in site.http.get(base).json()] == [newer], 15,
+                 "the older one deleted")  # fmt: skip
+        assert site.http.get(f"{base}/{older}").status_code == 404
+    finally:
+        site.http.close()
+        server.stop()
