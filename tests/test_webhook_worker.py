@@ -9,12 +9,18 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from runnerhub.domain import hook_delivery
+from runnerhub.storage import accounts as account_rows
+from runnerhub.storage import hooks as rows
 from runnerhub.storage.database import Database
+from runnerhub.storage.unit_of_work import UnitOfWork
 from tests.agents import wait_for
 from tests.factories import World
 from tests.receiver import Receiver
@@ -137,3 +143,42 @@ def test_finished_deliveries_are_deleted_after_the_retention_period(
     finally:
         site.http.close()
         server.stop()
+
+
+# -- leasing a batch (in process, on the session's database)
+
+
+def test_a_batch_is_an_unbroken_run_from_the_first_pending_one(db: Database, world: World) -> None:
+    """What another instance holds ends the run: deliveries past it are left free (no two
+    instances ever send one hook's deliveries at once), and a held first one gives none."""
+    org = world.org(world.user())
+    now = datetime.now(UTC)
+
+    def setup(conn: Any) -> list[int]:
+        scope = account_rows.organization_scope(conn, org)
+        assert scope is not None
+        hook = rows.insert_hook(conn, scope_id=scope.id, active=True, events='["ping"]',
+                                url="http://127.0.0.1:9/", content_type="json",
+                                insecure_ssl="0", created_at=now, updated_at=now)  # fmt: skip
+        return [rows.insert_delivery(conn, hook_id=hook, guid=f"g{n}", event="ping",
+                                     subject="{}", state="pending", next_attempt_at=now,
+                                     created_at=now) for n in range(5)]  # fmt: skip
+
+    ids = db.write(setup)
+    hook_id = db.read(lambda conn: rows.delivery_by_id(conn, ids[0]).hook_id)
+    held_until = now + timedelta(minutes=5)
+    db.write(lambda conn: rows.update_delivery(conn, ids[2], lease_until=held_until))
+
+    def take(uow: UnitOfWork) -> list[int]:
+        return [t.id for t in hook_delivery.take(uow, hook_id, now, timedelta(seconds=30), 50)]
+
+    assert db.transact(take) == ids[:2]
+
+    def leases(conn: Any) -> list[bool]:
+        return [rows.delivery_by_id(conn, i).lease_until is not None for i in ids]
+
+    assert db.read(leases) == [True, True, True, False, False]
+    db.write(lambda conn: rows.release_many(conn, ids[:2]))
+    db.write(lambda conn: rows.update_delivery(conn, ids[0], lease_until=held_until))
+    assert db.transact(take) == []
+    assert db.read(leases) == [True, False, True, False, False]
