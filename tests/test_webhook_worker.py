@@ -182,3 +182,43 @@ def test_a_batch_is_an_unbroken_run_from_the_first_pending_one(db: Database, wor
     db.write(lambda conn: rows.update_delivery(conn, ids[0], lease_until=held_until))
     assert db.transact(take) == []
     assert db.read(leases) == [True, False, True, False, False]
+
+
+# -- where deliveries may go
+
+
+def test_deliveries_reach_only_the_allowed_networks(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """The address connected to is checked, whether the URL names an address or a host."""
+    url, own = fresh_database(database_url, tmp_path)
+    server = start_server(url, tmp_path, webhook_allowed_networks="10.0.0.0/8, fd00::/8",
+                          webhook_retry_window_seconds="0", **FAST)  # fmt: skip
+    site = Site(server, World(own))
+    try:
+        for target in (receiver.url, receiver.url.replace("127.0.0.1", "localhost")):
+            made = site.hook(target, content_type="json")
+            base = f"/repos/{site.repo}/hooks/{made['id']}/deliveries"
+            wait_for(lambda base=base: site.http.get(base).json()[0]["status"] != "pending",
+                     10, "the attempt")  # fmt: skip
+            attempt = site.http.get(base).json()[0]
+            assert attempt["status"] == "address not allowed (RUNNERHUB_WEBHOOK_ALLOWED_NETWORKS)"
+            assert attempt["status_code"] == 0
+        assert receiver.events() == []
+    finally:
+        site.http.close()
+        server.stop()
+    server = start_server(url, tmp_path, webhook_allowed_networks="127.0.0.0/8", **FAST)
+    site = Site(server, World(own))
+    try:
+        site.hook(receiver.url, content_type="json", secret=SECRET)
+        checked(receiver.wait(1, "ping")[0])
+    finally:
+        site.http.close()
+        server.stop()
+
+
+def test_a_bad_network_setting_stops_the_server_at_start(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="webhook_allowed_networks"):
+        start_server(f"sqlite:///{tmp_path / 'x.db'}", tmp_path,
+                     webhook_allowed_networks="10.0.0.0/33")  # fmt: skip

@@ -106,7 +106,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         database.subscribers.append(worker.committed)
         state.deliverer, delivering = worker, [worker]
     else:
-        hookshot = Hookshot()
+        hookshot = Hookshot(settings.webhook_networks)
         public = settings.public_url.rstrip("/")
         render = wire_hooks.render(public, public)
         deliverer = HookDeliverer(settings, database, hookshot.send, render)

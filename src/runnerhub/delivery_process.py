@@ -26,7 +26,7 @@ from runnerhub.storage.database import Database
 
 async def deliver(settings: Settings) -> None:
     db = Database(settings.resolved_database_url())
-    hookshot = Hookshot()
+    hookshot = Hookshot(settings.webhook_networks)
     public = settings.public_url.rstrip("/")
     deliverer = HookDeliverer(settings, db, hookshot.send, wire_hooks.render(public, public))
     loop = asyncio.get_running_loop()

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runnerhub.log_format import LogFormat
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in value.split(",") if part.strip())  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -91,6 +100,9 @@ class Settings(BaseSettings):
     webhook_scan_seconds: float = 5.0
     # false: nothing is sent (the outbox fills; tests use it to stop a server before it sends).
     webhook_delivery: bool = True
+    # Comma-separated networks (CIDR) webhook deliveries may connect to, checked on the
+    # address connected to; empty: any. E.g. "10.0.0.0/8,192.168.0.0/16" keeps them inside.
+    webhook_allowed_networks: str = ""
     # The deliverer runs in a process of its own, so that requests and deliveries never
     # wait for each other; false: in the server's process (an in-memory database always).
     webhook_worker: bool = True
@@ -98,6 +110,16 @@ class Settings(BaseSettings):
     # A server for tests (runnerhub.testing): POST /_runnerhub/testing/clock moves its clock.
     # Never in production: anyone with a token could expire every token.
     testing: bool = False
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        _parse_networks(value)  # a typo fails at startup, not at the first delivery
+        return value
+
+    @property
+    def webhook_networks(self) -> tuple[IPNetwork, ...]:
+        return _parse_networks(self.webhook_allowed_networks)
 
     @property
     def github_openapi_files(self) -> tuple[Path, ...]:
