@@ -25,7 +25,8 @@ from runnerhub.storage.database import Database
 
 
 async def deliver(settings: Settings) -> None:
-    db = Database(settings.resolved_database_url())
+    # A few connections: one per hook being sent to at once, recorded a batch at a time.
+    db = Database(settings.resolved_database_url(), pool_size=3)
     hookshot = Hookshot(settings.webhook_networks)
     public = settings.public_url.rstrip("/")
     deliverer = HookDeliverer(settings, db, hookshot.send, wire_hooks.render(public, public))

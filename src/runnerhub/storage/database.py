@@ -34,12 +34,13 @@ log = logging.getLogger(__name__)
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"check_same_thread": False})
         else:
-            engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size,
+                                   pool_pre_ping=True)  # fmt: skip
         dialect.prepare_engine(engine)
         self.engine: Engine = engine
         self.is_sqlite = dialect.is_sqlite(engine)
