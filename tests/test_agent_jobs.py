@@ -40,6 +40,7 @@ class FakeServer:
         self.completed: dict[int, dict[str, Any]] = {}
         self.bodies: list[bytes] = []  # every request body, to look for secrets
         self.failures: list[Callable[[], httpx.Response]] = []  # for the next job calls
+        self.token_failures: list[Callable[[], httpx.Response]] = []  # the next token calls
         self.cancel_requested = False
         self.gone = False  # the runner was removed: 401 everywhere
         self.on_line: Callable[[FakeServer, dict[str, Any]], None] = lambda server, line: None
@@ -53,6 +54,9 @@ class FakeServer:
         if self.gone:
             return httpx.Response(401, json={"message": "Bad credentials"})
         if path.startswith("/_apis/oauth2/token/"):
+            with self.lock:
+                if self.token_failures:
+                    return self.token_failures.pop(0)()
             return httpx.Response(200, json={"access_token": "rha_x", "expires_in": 900})
         if path == "/_apis/runner/sessions":
             return httpx.Response(201, json={"sessionId": "S", "runnerId": 7})
@@ -308,6 +312,24 @@ def test_no_line_is_lost_or_doubled_across_server_errors(tmp_path: Path) -> None
     assert sorted(server.lines) == list(range(1, len(server.lines) + 1))
     assert done["conclusion"] == "success"
     assert server.failures == []
+
+
+def test_a_server_failing_as_the_agent_starts_is_waited_out(tmp_path: Path) -> None:
+    """A balancer with no instance up yet (503), or none listening, when the agent fetches
+    its first token: it retries, as it does everywhere else, instead of exiting."""
+
+    def unavailable() -> httpx.Response:
+        return httpx.Response(503, json={"message": "no server is available"})
+
+    def unreachable() -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    server = FakeServer(job({"run": "echo up"}))
+    server.token_failures = [unavailable, unreachable, unavailable]
+    done = run(tmp_path, server)
+    assert server.printed(2) == ["up"]
+    assert done["conclusion"] == "success"
+    assert server.token_failures == []
 
 
 def test_a_job_sent_again_runs_once_and_a_runner_keeps_taking_jobs(tmp_path: Path) -> None:

@@ -95,8 +95,11 @@ class Online:
             self._jobs.put(error)
 
     def _poll_until_interrupted(self) -> None:
-        token = self.access.token()
+        token = ""
         try:
+            # Inside: a server that answers 5xx (or a balancer with no instance up) while
+            # the token is fetched is waited out like any other, not the end of the agent.
+            token = self.access.token()
             session_id = self._open(token)
             while session_id is not None and not self._closed:
                 message = self.client.poll(self.local.server_url, token, session_id)
