@@ -425,3 +425,74 @@ def test_payloads_fit_postgresql_and_name_every_session() -> None:
     assert all(len(p.encode()) <= notify.MAX_PAYLOAD and p.startswith("me ") for p in sent)
     assert [s for p in sent for s in p.split()[1:]] == sessions
     assert payloads("me", []) == []
+
+
+def _limiters(db: Database) -> tuple[Any, Any]:
+    from runnerhub.coordination.shared_ratelimit import SharedRateLimiter
+
+    return SharedRateLimiter(db), SharedRateLimiter(db)
+
+
+def test_shared_limiters_add_up_and_refuse_past_the_limit(db: Database, world: World) -> None:
+    one, two = _limiters(db)
+    key, now = f"user:{world.user()}", time.time()
+    for _ in range(3):
+        assert one.spend(key, 5, now)[1]
+    assert two.peek(key, 5, now).used == 0  # first sight read the table: nothing synced yet
+    one.sync()
+    two.sync()
+    assert two.peek(key, 5, now).used == 3  # the next sync brought A's count
+    assert two.spend(key, 5, now)[1]
+    assert one.spend(key, 5, now)[1]
+    one.sync()
+    two.sync()
+    one.sync()
+    budget, allowed = one.spend(key, 5, now)
+    assert not allowed
+    assert (budget.used, budget.remaining) == (5, 0)
+    assert two.peek(key, 5, now).reset == budget.reset  # one window for both
+
+
+def test_a_refund_after_a_sync_gives_the_unit_back_everywhere(db: Database, world: World) -> None:
+    one, two = _limiters(db)
+    key, now = f"user:{world.user()}", time.time()
+    one.spend(key, 5, now)
+    one.spend(key, 5, now)
+    one.sync()
+    one.refund(key)
+    one.sync()
+    assert one.peek(key, 5, now).used == 1
+    assert two.peek(key, 5, now).used == 1  # first sight: read from the table
+
+
+def test_a_window_that_ended_starts_over_for_every_instance(db: Database, world: World) -> None:
+    one, two = _limiters(db)
+    key, now = f"user:{world.user()}", time.time()
+    one.spend(key, 5, now)
+    one.sync()
+    later = now + 3601
+    first = two.spend(key, 5, later)[0]
+    assert first.used == 1  # the window it read has ended: a new one
+    two.sync()
+    one.sync()
+    again = one.peek(key, 5, later)
+    assert again.used == 1
+    assert again.reset == first.reset
+
+
+def test_concurrent_spends_on_two_instances_are_all_counted(db: Database, world: World) -> None:
+    one, two = _limiters(db)
+    key, now = f"user:{world.user()}", time.time()
+
+    def spend_and_sync(limiter: Any) -> None:
+        for round_ in range(20):
+            for _ in range(10):
+                limiter.spend(key, 100_000, now)
+            if round_ % 3 == 0:
+                limiter.sync()
+        limiter.sync()
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(spend_and_sync, (one, two)))
+    one.sync()
+    assert one.peek(key, 100_000, now).used == 400
