@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -184,6 +187,25 @@ def test_a_job_queued_through_b_is_handed_to_the_poll_held_by_a(
     job_id = message["body"]["jobId"]
     job = httpx.get(f"{pair[1].url}/repos/{repo}/actions/jobs/{job_id}", headers=on_a.headers)
     assert job.json()["runner_id"] == on_a.runner_id
+
+
+def test_a_job_queued_by_the_cli_is_handed_to_the_poll_held_by_a(
+    pair: tuple[ServerProcess, ServerProcess], on_a: Poller, world: World, database_url: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    repo = world.repo(on_a.org, admin=on_a.admin, private=True)
+    (tmp_path / "ci.yml").write_text(ONE_JOB)
+    pending = on_a.poll()
+    command = [sys.executable, "-m", "runnerhub.cli.main", "admin", "put-workflow", repo,
+               str(tmp_path / "ci.yml")]  # fmt: skip
+    env = {**os.environ, "RUNNERHUB_DATABASE_URL": database_url}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    finished = time.monotonic()
+    _, message = pending.result(timeout=HOLD)
+    assert time.monotonic() - finished < AT_ONCE
+    assert message is not None
+    assert message["messageType"] == "RunnerJobRequest"
 
 
 # -- rate limits across instances

@@ -144,7 +144,9 @@ class SharedRateLimiter:
                     continue  # the window ended here meanwhile: the next sync sorts it out
                 window.mine -= count.used
                 total = by_key.get(count.key)
-                if total is not None and total.resets_at > now:
+                if total is None:
+                    window.shared = 0  # no row: nobody has spent from the key (or it was pruned)
+                elif total.resets_at > now:
                     window.resets_at, window.shared = total.resets_at, total.used
         if time.monotonic() - self._pruned_at > PRUNE_EVERY:
             self._pruned_at = time.monotonic()

@@ -63,6 +63,18 @@ def payloads(instance: str, sessions: Sequence[str]) -> list[str]:
     return found
 
 
+def announcer(instance: str) -> Callable[[UnitOfWork], None]:
+    """A pre-commit hook (Database.pre_commit) telling every instance's listener of the
+    sessions a unit of work concerns: for processes that hold no polls (the CLI)."""
+
+    def announce(uow: UnitOfWork) -> None:
+        sessions = sessions_to_wake(uow.events)
+        if sessions:
+            notify.notify(uow.conn, payloads(instance, sessions))
+
+    return announce
+
+
 class PostgresMailboxes:
     """Mailboxes (coordination/mailboxes.py) whose wake-ups reach every instance; a Service
     (start/stop) for the listener thread and the catch-up."""
@@ -77,6 +89,7 @@ class PostgresMailboxes:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
+        self.announce = announcer(self.instance)  # the seam: Database.pre_commit
 
     # -- Mailboxes
 
@@ -88,13 +101,6 @@ class PostgresMailboxes:
 
     def __len__(self) -> int:
         return len(self.local)
-
-    # -- the seam: a unit of work's pre-commit hook (Database.pre_commit)
-
-    def announce(self, uow: UnitOfWork) -> None:
-        sessions = sessions_to_wake(uow.events)
-        if sessions:
-            notify.notify(uow.conn, payloads(self.instance, sessions))
 
     # -- Service
 
