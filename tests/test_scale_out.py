@@ -173,7 +173,7 @@ def _put_workflow(server: ServerProcess, poller: Poller, repo: str, body: str) -
     assert stored.status_code == 201, stored.text
 
 
-def test_a_job_queued_through_b_is_handed_to_the_poll_held_by_a(
+def test_a_job_queued_then_cancelled_through_b_reaches_the_poll_held_by_a(
     pair: tuple[ServerProcess, ServerProcess], on_a: Poller, world: World
 ) -> None:
     repo = world.repo(on_a.org, admin=on_a.admin, private=True)
@@ -187,6 +187,17 @@ def test_a_job_queued_through_b_is_handed_to_the_poll_held_by_a(
     job_id = message["body"]["jobId"]
     job = httpx.get(f"{pair[1].url}/repos/{repo}/actions/jobs/{job_id}", headers=on_a.headers)
     assert job.json()["runner_id"] == on_a.runner_id
+    # Running it, the agent polls on; cancelling the run through B answers that poll.
+    on_a.client.start_job(on_a.local.server_url, on_a.access, job_id)
+    pending = on_a.poll()
+    run_id = job.json()["run_id"]
+    cancel = httpx.post(f"{pair[1].url}/repos/{repo}/actions/runs/{run_id}/cancel",
+                        headers=on_a.headers)  # fmt: skip
+    assert cancel.status_code == 202
+    held, message = pending.result(timeout=HOLD)
+    assert held < 0.5 + AT_ONCE
+    assert message is not None
+    assert message["messageType"] == "JobCancellation"
 
 
 def test_a_job_queued_by_the_cli_is_handed_to_the_poll_held_by_a(
