@@ -66,7 +66,9 @@ def main() -> None:
                 wall = statistics.median(w for _, w in found)
                 print(f"{name}: {cpu:.0f} µs CPU, {wall:.0f} µs wall per request")
             paired = [s[0] - m[0] for m, s in zip(runs["memory"], runs["shared"], strict=True)]
-            print(f"shared - memory, median paired CPU: {statistics.median(paired):+.0f} µs/request")
+            print(
+                f"shared - memory, median paired CPU: {statistics.median(paired):+.0f} µs/request"
+            )
 
     asyncio.run(go())
     # The limiters alone, on one key already known (the steady state of the hot path).

@@ -132,9 +132,7 @@ def test_a_delete_through_b_answers_a_poll_held_by_a(
     pair: tuple[ServerProcess, ServerProcess], on_a: Poller
 ) -> None:
     pending = on_a.poll()
-    deleted = httpx.delete(
-        f"{_runners_api(pair[1], on_a)}/{on_a.runner_id}", headers=on_a.headers
-    )
+    deleted = httpx.delete(f"{_runners_api(pair[1], on_a)}/{on_a.runner_id}", headers=on_a.headers)
     assert deleted.status_code == 204
     held, _ = pending.result(timeout=HOLD)
     assert held < 0.5 + AT_ONCE
@@ -304,33 +302,37 @@ def test_a_lost_job_is_failed_once_by_one_instance_at_a_time(
 # -- the listener, and the catch-up
 
 
-def _listeners(db: Database) -> list[int]:
+def _backends(db: Database, role: str) -> list[int]:
+    """The instances' own connections: `listener` or `sender` (coordination/wakeups.py)."""
     query = text("SELECT pid FROM pg_stat_activity WHERE application_name LIKE :name")
-    return list(db.read(lambda c: c.execute(query, {"name": "runnerhub listener %"}).scalars()))
+    return list(db.read(lambda c: c.execute(query, {"name": f"runnerhub {role} %"}).scalars()))
 
 
 def test_the_listener_connects_again_after_its_backend_is_killed(
     pair: tuple[ServerProcess, ServerProcess], on_a: Poller, db: Database
 ) -> None:
-    before = _listeners(db)
+    """Both instances' listening and sending connections are killed; each connects again,
+    answers the polls it holds so that they look again, and notifies and hears as before."""
+    labels = f"{_runners_api(pair[1], on_a)}/{on_a.runner_id}/labels"
+    assert httpx.post(labels, json={"labels": ["a"]}, headers=on_a.headers).status_code == 200
+    time.sleep(0.5)  # B's sender connects to send its first notification
+    before = _backends(db, "listener")
     assert len(before) >= 2  # one per instance
+    senders = _backends(db, "sender")
+    assert senders
     pending = on_a.poll()
-    for pid in before:
+    for pid in before + senders:
         db.read(lambda c, pid=pid: c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}))
     # Connected again, every poll held is answered once: what was sent meanwhile was unheard.
     held, message = pending.result(timeout=10)
     assert held < 5
     assert message is None
     deadline = time.monotonic() + 10
-    while len(set(_listeners(db)) - set(before)) < 2:
+    while len(set(_backends(db, "listener")) - set(before)) < 2:
         assert time.monotonic() < deadline, "the listeners did not connect again"
         time.sleep(0.1)
     pending = on_a.poll()
-    added = httpx.post(
-        f"{_runners_api(pair[1], on_a)}/{on_a.runner_id}/labels",
-        json={"labels": ["after-reconnect"]},
-        headers=on_a.headers,
-    )
+    added = httpx.post(labels, json={"labels": ["after-reconnect"]}, headers=on_a.headers)
     assert added.status_code == 200
     held, _ = pending.result(timeout=HOLD)
     assert held < 0.5 + AT_ONCE
@@ -391,9 +393,7 @@ def test_jobs_polled_from_both_instances_are_each_claimed_once(
     def work(poller: Poller) -> None:
         while len(taken) < 40:
             try:
-                message = poller.client.poll(
-                    poller.local.server_url, poller.access, poller.session
-                )
+                message = poller.client.poll(poller.local.server_url, poller.access, poller.session)
             except AgentError:
                 return  # its session was closed: the test is over
             if message is None or message["messageType"] != "RunnerJobRequest":
