@@ -335,7 +335,8 @@ def test_the_listener_connects_again_after_its_backend_is_killed(
     added = httpx.post(labels, json={"labels": ["after-reconnect"]}, headers=on_a.headers)
     assert added.status_code == 200
     held, _ = pending.result(timeout=HOLD)
-    assert held < 0.5 + AT_ONCE
+    # B's sender finds its connection dead only now, and connects again first.
+    assert held < 0.5 + 2 * AT_ONCE
 
 
 def test_a_change_nobody_notified_is_found_by_the_catch_up(

@@ -186,6 +186,7 @@ class PostgresMailboxes:
                     break
                 pending = first
             ending = self._take_queued(pending) or ending
+            kept = conn is not None
             try:
                 if conn is None:
                     conn = notify.connect(self.db.url, f"runnerhub sender {self.instance}")
@@ -194,7 +195,10 @@ class PostgresMailboxes:
             except (psycopg.Error, OSError) as error:
                 if conn is not None:
                     conn.close()
-                conn = None
+                    conn = None
+                if kept:  # an idle connection dies unnoticed: a fresh one is tried at once
+                    log.warning("wake sender: %s; connecting again", error)
+                    continue
                 log.warning("wake sender: %s; sending again in %.1f s", error, pause)
                 if ending or self._stopping.wait(pause):
                     break  # the catch-up of each instance finds what this did not send
