@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     # wait for each other; false: in the server's process (an in-memory database always).
     webhook_worker: bool = True
 
+    # Several instances on one PostgreSQL (README "Several instances"): how often each adds
+    # its rate-limit counts to the shared ones and reads back the totals (the bound on how
+    # far instances may disagree), and how often it looks for long polls whose wake-up
+    # notification was lost.
+    rate_limit_sync_seconds: float = 1.0
+    wake_catch_up_seconds: float = 5.0
+
     # A server for tests (runnerhub.testing): POST /_runnerhub/testing/clock moves its clock.
     # Never in production: anyone with a token could expire every token.
     testing: bool = False
