@@ -13,21 +13,33 @@ RUNNERHUB_INSTANCES_JOBS sets how many jobs go through the many-jobs test (the i
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from runnerhub.balancer import haproxy, start_instances
+from runnerhub.agent import files
+from runnerhub.agent.client import Client, server_root
+from runnerhub.agent.errors import AgentError
+from runnerhub.balancer import Instances, haproxy, start_instances
 from runnerhub.settings import normalize_database_url
+from runnerhub.storage.database import Database
+from tests.agents import configure
+from tests.factories import World
+from tests.helpers import auth
 
 URL = os.environ.get("RUNNERHUB_TEST_DATABASE_URL", "")
 pytestmark = [
@@ -81,3 +93,149 @@ def test_instances_started_at_once_on_an_empty_database_migrate_it_once(
             assert answers == {200: 9}
         finally:
             instances.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Three instances on a database of their own, polls held 30 s (a 60 s window)."""
+    with fresh_database() as url:
+        workdir = tmp_path_factory.mktemp("cluster")
+        instances = start_instances(url, workdir, 3, offline_after_seconds=str(int(2 * HOLD)))
+        db = Database(normalize_database_url(url))
+        try:
+            yield Cluster(instances, db, World(db))
+        finally:
+            instances.stop()
+            db.dispose()
+
+
+HOLD = 30.0
+
+
+@dataclass
+class Cluster:
+    instances: Instances
+    db: Database
+    world: World
+
+    def site(self) -> tuple[str, str, dict[str, str]]:
+        """An organization with a repository, and its admin's headers."""
+        admin = self.world.user()
+        org = self.world.org(admin)
+        repo = self.world.repo(org, admin=admin)
+        return org, repo, auth(self.world.token(admin, scopes=["admin:org", "repo"]))
+
+    def holder(self, timeout: float = 10) -> int:
+        """The index of the one instance holding a long poll, once one does."""
+        deadline = time.monotonic() + timeout
+        while True:
+            held = [long_polls(server.url) for server in self.instances.servers]
+            if sum(held) == 1:
+                return held.index(1)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"long polls held per instance: {held}")
+            time.sleep(0.05)
+
+
+class Poller:
+    """A runner's agent side, driven by hand through the balancer: one session, one poll."""
+
+    def __init__(self, cluster: Cluster, directory: Path) -> None:
+        self.cluster = cluster
+        self.org, self.repo, self.headers = cluster.site()
+        self.api = f"/orgs/{self.org}/actions/runners"
+        base = cluster.instances.url
+        token = httpx.post(f"{base}{self.api}/registration-token", headers=self.headers).json()
+        done = configure(directory, f"{base}/{self.org}", token["token"], "--name", "w")
+        assert done.returncode == 0, done.stderr
+        self.local = files.read(directory)
+        self.client = Client(server_root(self.local.github_url))
+        self.token = self.client.access_token(
+            self.local.authorization_url, self.local.client_id, self.local.key
+        )
+        self.session = self.client.create_session(self.local.server_url, self.token)
+        self.pool = ThreadPoolExecutor(1)
+
+    def poll(self) -> tuple[Future[tuple[float, dict[str, Any] | None]], str]:
+        """A poll through the balancer, and the URL of an instance that does not hold it."""
+
+        def timed() -> tuple[float, dict[str, Any] | None]:
+            started = time.monotonic()
+            message = None
+            with contextlib.suppress(AgentError):  # the runner is gone: the poll ended
+                message = self.client.poll(self.local.server_url, self.token, self.session)
+            return time.monotonic() - started, message
+
+        future = self.pool.submit(timed)
+        holder = self.cluster.holder()
+        servers = self.cluster.instances.servers
+        return future, servers[(holder + 1) % len(servers)].url
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
+
+
+@pytest.fixture
+def poller(cluster: Cluster, tmp_path: Path) -> Iterator[Poller]:
+    made = Poller(cluster, tmp_path)
+    yield made
+    made.close()
+
+
+# -- wake-ups across instances (need the PostgreSQL mailboxes: LISTEN/NOTIFY)
+
+WOKEN = 2.0  # seconds: at once, next to the 30-second hold
+
+
+def test_a_label_change_through_another_instance_wakes_the_poll(poller: Poller) -> None:
+    pending, other = poller.poll()
+    added = httpx.post(
+        f"{other}{poller.api}/{poller.local.agent_id}/labels",
+        json={"labels": ["woken"]},
+        headers=poller.headers,
+    )
+    assert added.status_code == 200, added.text
+    waited, _ = pending.result(timeout=HOLD + 10)
+    assert waited < WOKEN
+
+
+def test_deleting_the_runner_through_another_instance_wakes_the_poll(poller: Poller) -> None:
+    pending, other = poller.poll()
+    deleted = httpx.delete(f"{other}{poller.api}/{poller.local.agent_id}", headers=poller.headers)
+    assert deleted.status_code == 204, deleted.text
+    waited, _ = pending.result(timeout=HOLD + 10)
+    assert waited < WOKEN
+
+
+def test_a_job_dispatched_through_another_instance_answers_the_poll(poller: Poller) -> None:
+    base = poller.cluster.instances.url
+    put_workflow(base, poller.headers, poller.repo, "one.yml", ONE_JOB)
+    pending, other = poller.poll()
+    dispatched = httpx.post(
+        f"{other}/repos/{poller.repo}/actions/workflows/one.yml/dispatches",
+        json={"ref": "main"},
+        headers=poller.headers,
+    )
+    assert dispatched.status_code == 204, dispatched.text
+    waited, message = pending.result(timeout=HOLD + 10)
+    assert message is not None
+    assert message["messageType"] == "RunnerJobRequest"
+    assert waited < WOKEN
+
+
+ONE_JOB = """name: one
+on: workflow_dispatch
+jobs:
+  one:
+    runs-on: self-hosted
+    steps:
+      - run: "true"
+"""
+
+
+def put_workflow(base: str, headers: dict[str, str], repo: str, name: str, content: str) -> None:
+    body = {"message": f"Put {name}", "content": base64.b64encode(content.encode()).decode()}
+    path = f"{base}/repos/{repo}/contents/.github/workflows/{name}"
+    stored = httpx.put(path, json=body, headers=headers, timeout=30)
+    assert stored.status_code in (200, 201), stored.text
