@@ -37,7 +37,7 @@ from runnerhub.agent.errors import AgentError
 from runnerhub.balancer import Instances, haproxy, start_instances
 from runnerhub.settings import normalize_database_url
 from runnerhub.storage.database import Database
-from tests.agents import configure
+from tests.agents import RunningAgent, configure, start_agent, wait_for
 from tests.factories import World
 from tests.helpers import auth
 
@@ -239,3 +239,104 @@ def put_workflow(base: str, headers: dict[str, str], repo: str, name: str, conte
     path = f"{base}/repos/{repo}/contents/.github/workflows/{name}"
     stored = httpx.put(path, json=body, headers=headers, timeout=30)
     assert stored.status_code in (200, 201), stored.text
+
+
+# -- many jobs through many agents, each run once
+
+JOBS = int(os.environ.get("RUNNERHUB_INSTANCES_JOBS", "2000"))
+AGENTS = int(os.environ.get("RUNNERHUB_INSTANCES_AGENTS", "50"))
+MATRIX = """name: many
+on: workflow_dispatch
+jobs:
+  many:
+    runs-on: [self-hosted, many]
+    strategy:
+      matrix:
+        n: [NUMBERS]
+    steps:
+      - run: echo "$GITHUB_RUN_ID ${{ matrix.n }} $RUNNER_NAME" >> RAN
+"""
+
+
+def start_agents(
+    base: str, org: str, headers: dict[str, str], root: Path, count: int, labels: str
+) -> list[RunningAgent]:
+    """`count` real agents registered at the organization through `base`, started."""
+
+    def one(n: int) -> RunningAgent:
+        token = httpx.post(
+            f"{base}/orgs/{org}/actions/runners/registration-token", headers=headers, timeout=30
+        ).json()["token"]
+        directory = root / f"agent-{n}"
+        done = configure(directory, f"{base}/{org}", token, "--name", f"a{n}", "--labels", labels)
+        assert done.returncode == 0, done.stderr
+        return start_agent(directory)
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def job_states(db: Database, repo_id: int) -> Counter[str]:
+    """`status/conclusion` of every job of the repository's runs, counted."""
+
+    def count(conn: Any) -> Counter[str]:
+        rows = conn.execute(
+            text(
+                "SELECT j.status, j.conclusion FROM jobs j JOIN workflow_runs r ON r.id = j.run_id"
+                " WHERE r.repo_id = :repo"
+            ),
+            {"repo": repo_id},
+        )
+        return Counter(f"{status}/{conclusion}" for status, conclusion in rows)
+
+    return db.read(count)
+
+
+def stop_all(agents: list[RunningAgent]) -> None:
+    for agent in agents:
+        if agent.process.poll() is None:
+            agent.process.terminate()
+    for agent in agents:
+        with contextlib.suppress(Exception):
+            agent.stop()
+
+
+def test_many_jobs_through_many_agents_run_exactly_once(cluster: Cluster, tmp_path: Path) -> None:
+    org, repo, headers = cluster.site()
+    base = cluster.instances.url
+    ran = tmp_path / "ran.txt"
+    size = min(100, JOBS)
+    workflow = MATRIX.replace("NUMBERS", ", ".join(map(str, range(size)))).replace(
+        "RAN", str(ran)
+    )
+    put_workflow(base, headers, repo, "many.yml", workflow)
+    repo_id = httpx.get(f"{base}/repos/{repo}", headers=headers).json()["id"]
+    agents = start_agents(base, org, headers, tmp_path / "agents", AGENTS, "many")
+    try:
+        started = time.monotonic()
+        dispatches = JOBS // size
+        for _ in range(dispatches):
+            answer = httpx.post(
+                f"{base}/repos/{repo}/actions/workflows/many.yml/dispatches",
+                json={"ref": "main"}, headers=headers, timeout=30,
+            )  # fmt: skip
+            assert answer.status_code == 204, answer.text
+        total = dispatches * size
+        wait_for(
+            lambda: job_states(cluster.db, repo_id)["completed/success"] >= total,
+            120 + total * 0.2,
+            f"{total} jobs completed: {job_states(cluster.db, repo_id)}",
+        )
+        took = time.monotonic() - started
+    finally:
+        stop_all(agents)
+    assert job_states(cluster.db, repo_id) == {"completed/success": total}
+    lines = ran.read_text().splitlines()
+    runs = Counter(tuple(line.split()[:2]) for line in lines)
+    assert len(runs) == total, f"{len(runs)} distinct jobs ran, {total} wanted"
+    assert set(runs.values()) == {1}, [job for job, n in runs.items() if n > 1][:10]
+    by_agent = Counter(line.split()[2] for line in lines)
+    assert len(by_agent) == AGENTS, by_agent  # every agent took jobs
+    for server in cluster.instances.servers:  # and every instance served them
+        assert "runner/complete-job" in server.log.read_text()
+    print(f"{total} jobs through {AGENTS} agents on 3 instances in {took:.1f} s")
