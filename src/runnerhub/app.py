@@ -38,12 +38,14 @@ from runnerhub.api.operations import (
 from runnerhub.api.runner_groups import all_runner_group_operations
 from runnerhub.api.runners import runner_operations
 from runnerhub.api.scopes import SCOPE_MOUNTS
-from runnerhub.coordination.mailboxes import MemoryMailboxes, WakeOnEvents
-from runnerhub.coordination.ratelimit import MemoryRateLimiter
+from runnerhub.coordination.mailboxes import Mailboxes, MemoryMailboxes, WakeOnEvents
+from runnerhub.coordination.ratelimit import MemoryRateLimiter, RateLimiter
+from runnerhub.coordination.shared_ratelimit import SharedRateLimiter
+from runnerhub.coordination.wakeups import PostgresMailboxes
 from runnerhub.domain import downloads
 from runnerhub.domain.models import RunnerApplication
 from runnerhub.hookshot import Hookshot
-from runnerhub.services import Services
+from runnerhub.services import Service, Services
 from runnerhub.services.hook_deliverer import HookDeliverer
 from runnerhub.services.key_pool import KeyPool
 from runnerhub.services.sweeper import LostJobSweeper, StaleRunnerSweeper
@@ -84,15 +86,30 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return render(Reply(body, 404), base_headers("2022-11-28"))
 
 
+def coordination(
+    settings: Settings, database: Database
+) -> tuple[RateLimiter, Mailboxes, list[Service]]:
+    """What requests share beyond a transaction: in this process on SQLite; across every
+    instance on the same PostgreSQL (README, "Several instances")."""
+    if database.is_sqlite:
+        memory = MemoryMailboxes()
+        database.subscribers.append(WakeOnEvents(memory))
+        return MemoryRateLimiter(), memory, []
+    shared = PostgresMailboxes(database, catch_up_seconds=settings.wake_catch_up_seconds)
+    database.pre_commit.append(shared.announce)  # other instances: NOTIFY with the commit
+    database.subscribers.append(WakeOnEvents(shared))  # this one: after commit
+    limiter = SharedRateLimiter(database, sync_seconds=settings.rate_limit_sync_seconds)
+    return limiter, shared, [shared, limiter]
+
+
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database(settings.resolved_database_url())
-    mailboxes = MemoryMailboxes()
-    database.subscribers.append(WakeOnEvents(mailboxes))
+    limiter, mailboxes, shared = coordination(settings, database)
     sweeps = (StaleRunnerSweeper(settings, database), LostJobSweeper(settings, database))
     state = AppState(
         settings,
         database,
-        MemoryRateLimiter(),
+        limiter,
         mailboxes,
         runner_catalog(settings),
         KeyPool(settings.runner_key_pool_size),
@@ -103,7 +120,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     deliverer = HookDeliverer(settings, database, hookshot.send, wire_hooks.render(public, public))
     database.subscribers.append(deliverer.committed)
     state.deliverer = deliverer
-    background = Services([*sweeps, state.keys, hookshot, deliverer])
+    background = Services([*shared, *sweeps, state.keys, hookshot, deliverer])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     # false: nothing is sent (the outbox fills; tests use it to stop a server before it sends).
     webhook_delivery: bool = True
 
+    # Several instances on one PostgreSQL (README "Several instances"): how often each adds
+    # its rate-limit counts to the shared ones and reads back the totals (the bound on how
+    # far instances may disagree), and how often it looks for long polls whose wake-up
+    # notification was lost.
+    rate_limit_sync_seconds: float = 1.0
+    wake_catch_up_seconds: float = 5.0
+
     # A server for tests (runnerhub.testing): POST /_runnerhub/testing/clock moves its clock.
     # Never in production: anyone with a token could expire every token.
     testing: bool = False

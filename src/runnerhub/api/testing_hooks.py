@@ -35,7 +35,7 @@ def advance_clock(call: Call) -> Reply:
 
     async def swept() -> Reply:
         for sweep in sweeps:
-            await sweep.sweep()
+            await sweep.sweep(wait=True)  # after a round another instance is running
         if deliverer is not None:  # retries that the move made due go now
             deliverer.wake()
         return Reply({"now": wire.timestamp(moved)})

@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from runnerhub import log_format, tls
 from runnerhub.cli.durations import parse_duration
+from runnerhub.coordination import wakeups
 from runnerhub.domain import accounts, contents
 from runnerhub.errors import UserError
 from runnerhub.settings import Settings
@@ -232,6 +233,8 @@ def _transaction(
 
     def run(args: argparse.Namespace) -> int:
         db = _open_database(Settings())
+        if not db.is_sqlite:  # what the command changes wakes agents polling any instance
+            db.pre_commit.append(wakeups.announcer("cli"))
         try:
             _upgrade(db)
             output = db.transact(lambda uow: command(uow, args, datetime.now(UTC)))

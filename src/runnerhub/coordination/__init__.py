@@ -1,7 +1,9 @@
-"""State that several requests share beyond one transaction: rate-limit counters and the
+"""State that several requests share beyond one transaction: rate-limit counts and the
 mailboxes long polls wait in.
 
-Each lives behind a small protocol with an in-memory implementation for one process (the
-SQLite default). Several instances on one PostgreSQL will swap in implementations backed by
-the database (counters in a table, wake-ups over LISTEN/NOTIFY) without the callers changing.
+Each lives behind a small protocol (ratelimit.RateLimiter, mailboxes.Mailboxes). On SQLite,
+one process, the implementations are in memory; on PostgreSQL, where several server
+instances may share the database, they are shared through it: counts synced to a table
+(shared_ratelimit.py), wake-ups over LISTEN/NOTIFY (wakeups.py). app.py picks them by the
+database URL; the callers do not know which they have.
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from runnerhub.domain.events import RunnerEvent
@@ -62,6 +62,26 @@ class MemoryMailboxes:
         if event is not None:
             event.set()
 
+    def wake_many(self, session_ids: Iterable[str]) -> None:
+        for session_id in session_ids:
+            self.wake(session_id)
+
+    def wake_all(self) -> None:
+        """Answer every pending long poll: each agent asks again and finds what is new."""
+        events, self.events = self.events, {}
+        for event in events.values():
+            event.set()
+
+    def held(self) -> list[str]:
+        """The sessions whose long polls wait here."""
+        return list(self.events)
+
+
+def sessions_to_wake(events: Sequence[object]) -> list[str]:
+    """The sessions whose agents a unit of work's events concern, each once, in order."""
+    found = (e.session_id for e in events if isinstance(e, RunnerEvent) and e.session_id)
+    return list(dict.fromkeys(found))
+
 
 class WakeOnEvents:
     """A unit-of-work subscriber: whatever concerns a runner's agent answers its long poll,
@@ -71,6 +91,5 @@ class WakeOnEvents:
         self.mailboxes = mailboxes
 
     def __call__(self, events: Sequence[object]) -> None:
-        for event in events:
-            if isinstance(event, RunnerEvent) and event.session_id:
-                self.mailboxes.wake(event.session_id)
+        for session_id in sessions_to_wake(events):
+            self.mailboxes.wake(session_id)

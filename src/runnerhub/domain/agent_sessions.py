@@ -100,3 +100,23 @@ def beat(uow: UnitOfWork, runner_id: int, session_id: str, now: datetime) -> Non
 def touch(uow: UnitOfWork, runner_id: int, now: datetime) -> None:
     """Any call of a runner that holds a session shows it alive (a job's log posts too)."""
     agents.touch(uow.conn, runner_id, now)
+
+
+def with_news(uow: UnitOfWork, session_ids: list[str]) -> list[str]:
+    """Those of the sessions whose pending long poll would be answered now: the session was
+    closed or taken over, its runner is gone, or its runner's job has a message the agent has
+    not had (the job until acknowledged, its cancellation until delivered; as
+    jobs.message_for). What a lost wake-up would have told, found from the state itself."""
+    held = {row.session_id: row for row in agents.held_sessions(uow.conn, session_ids)}
+    news = []
+    for session_id in session_ids:
+        row = held.get(session_id)
+        if row is None or (row.job_status == "in_progress" and _has_message(row)):
+            news.append(session_id)
+    return news
+
+
+def _has_message(row: agents.HeldSession) -> bool:
+    if row.cancel_requested:
+        return not row.cancel_delivered
+    return not row.acknowledged

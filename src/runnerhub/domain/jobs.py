@@ -324,21 +324,23 @@ def request_cancel(uow: UnitOfWork, row: Any, now: datetime, *, advance: bool = 
 
 def fail_lost(uow: UnitOfWork, now: datetime, window: timedelta) -> int:
     """Jobs whose runner stopped answering: failed, as GitHub does."""
-    lost = jobs.lost(uow.conn, now - window)
-    for found in lost:
-        row = jobs.job(uow.conn, found.id, lock=True)
+    ended = 0
+    for found in jobs.lost(uow.conn, now - window):
+        row = jobs.job(uow.conn, found.id, lock=True)  # ended meanwhile by another?
         if row is not None and row.status == "in_progress":
             finish(uow, row, "failure", now, note=LOST.format(name=row.runner_name or "unknown"))
-    return len(lost)
+            ended += 1
+    return ended
 
 
 def cancel_stale(uow: UnitOfWork, now: datetime) -> int:
-    stale = jobs.queued_before(uow.conn, now - QUEUE_LIMIT)
-    for job_id in stale:
+    ended = 0
+    for job_id in jobs.queued_before(uow.conn, now - QUEUE_LIMIT):
         row = jobs.job(uow.conn, job_id, lock=True)
         if row is not None and row.status in ("pending", "queued"):
             finish(uow, row, "cancelled", now)
-    return len(stale)
+            ended += 1
+    return ended
 
 
 def _held(uow: UnitOfWork, runner_id: int, job_id: int) -> Any:

@@ -1,4 +1,11 @@
-"""Background sweeps: runners offline too long are removed; jobs of lost runners fail."""
+"""Background sweeps: runners offline too long are removed; jobs of lost runners fail.
+
+Every server instance runs them. On PostgreSQL a round first takes its sweep's advisory lock
+for its transaction (storage/dialect.lock_round); an instance that finds it taken skips the
+round, so rounds never overlap and nothing is done twice. Rounds that follow one another
+find nothing left of what the one before did: each reads the state afresh, and each job is
+locked and checked again before it is ended.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from runnerhub import clock
 from runnerhub.domain import cleanup, jobs
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
+from runnerhub.storage.dialect import lock_round
 from runnerhub.storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -22,12 +30,15 @@ class Periodic:
 
     name = "sweep"
     swept = "things"  # what sweep() counts, for the log
+    number = 0  # the sweep's advisory lock, one per sweep (storage/dialect.lock_round)
 
     def __init__(self, interval: float, delay: float = 0.0) -> None:
         self.interval, self.delay = interval, delay
         self._task: asyncio.Task[None] | None = None
 
-    async def sweep(self) -> int:
+    async def sweep(self, *, wait: bool = False) -> int:
+        """One round, unless another instance is running one (`wait`: until it is done);
+        answers how many things it changed."""
         raise NotImplementedError
 
     async def start(self) -> None:
@@ -65,14 +76,19 @@ class StaleRunnerSweeper(Periodic):
         self.offline = timedelta(seconds=settings.remove_offline_after_seconds)
         self.ephemeral = timedelta(seconds=settings.remove_offline_ephemeral_after_seconds)
 
-    async def sweep(self) -> int:
+    number = 1
+
+    async def sweep(self, *, wait: bool = False) -> int:
         now = clock.now()
-        return await self.db.run(
-            lambda uow: cleanup.remove_stale_runners(
+
+        def work(uow: UnitOfWork) -> int:
+            if not lock_round(uow.conn, self.number, wait=wait):
+                return 0
+            return cleanup.remove_stale_runners(
                 uow, now, offline=self.offline, ephemeral_offline=self.ephemeral
-            ),
-            write=True,
-        )
+            )
+
+        return await self.db.run(work, write=True)
 
 
 class LostJobSweeper(Periodic):
@@ -90,10 +106,14 @@ class LostJobSweeper(Periodic):
         self.db = db
         self.window = timedelta(seconds=window)
 
-    async def sweep(self) -> int:
+    number = 2
+
+    async def sweep(self, *, wait: bool = False) -> int:
         now = clock.now()
 
         def work(uow: UnitOfWork) -> int:
+            if not lock_round(uow.conn, self.number, wait=wait):
+                return 0
             return jobs.fail_lost(uow, now, self.window) + jobs.cancel_stale(uow, now)
 
         return await self.db.run(work, write=True)

@@ -127,3 +127,29 @@ def heartbeat(conn: Connection, runner_id: int, session_id: str, now: datetime) 
 
 def touch(conn: Connection, runner_id: int, now: datetime) -> None:
     sql.execute(conn, _TOUCH, now=now, id=runner_id)
+
+
+
+class HeldSession(NamedTuple):
+    """A session, and the state of its runner's job as a poll would read it."""
+
+    session_id: str
+    job_status: str | None
+    acknowledged: bool
+    cancel_requested: bool
+    cancel_delivered: bool
+
+
+_HELD_SESSIONS = """
+    SELECT r.session_id, j.status, j.acknowledged, j.cancel_requested, j.cancel_delivered
+    FROM runners r LEFT JOIN jobs j ON j.id = r.job_id
+    WHERE r.session_id IN_LIST(:ids)
+"""
+
+
+def held_sessions(conn: Connection, session_ids: list[str]) -> list[HeldSession]:
+    """Those of the sessions some runner holds, each with its runner's job (one query)."""
+    if not session_ids:
+        return []
+    rows = sql.fetch_all(conn, _HELD_SESSIONS, ids=session_ids)
+    return [HeldSession(str(s), st, bool(a), bool(c), bool(d)) for s, st, a, c, d in rows]

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from runnerhub.errors import RunnerhubError
 from runnerhub.storage import dialect
-from runnerhub.storage.unit_of_work import Subscriber, UnitOfWork
+from runnerhub.storage.unit_of_work import PreCommit, Subscriber, UnitOfWork
 
 T = TypeVar("T")
 
@@ -44,6 +44,7 @@ class Database:
         self.engine: Engine = engine
         self.is_sqlite = dialect.is_sqlite(engine)
         self.subscribers: list[Subscriber] = []
+        self.pre_commit: list[PreCommit] = []  # see unit_of_work.PreCommit
         # SQLite, inline on the event loop: one connection each for reads and for writes,
         # kept checked out between requests. A pool checkout, reset and checkin cost about
         # 95 µs a request against 20 µs for BEGIN and COMMIT on a kept connection (measured,
@@ -100,7 +101,9 @@ class Database:
                 conn.execution_options(**{dialect.WRITE: True})
             with conn.begin():
                 uow = UnitOfWork(conn)
-                return work(uow), uow
+                result = work(uow)
+                uow.before_commit(self.pre_commit)
+                return result, uow
 
     def _once_kept(self, work: Callable[[UnitOfWork], T], write: bool) -> tuple[T, UnitOfWork]:
         lock = self._kept_locks[write]
@@ -116,7 +119,9 @@ class Database:
             try:
                 with conn.begin():
                     uow = UnitOfWork(conn)
-                    return work(uow), uow
+                    result = work(uow)
+                    uow.before_commit(self.pre_commit)
+                    return result, uow
             except RunnerhubError:
                 raise  # a refusal: rolled back cleanly, the connection serves on
             except BaseException:

@@ -114,3 +114,20 @@ def lock_scope_labels(conn: Connection, scope_id: int) -> None:
             "SELECT pg_advisory_xact_lock(%(space)s, %(key)s)",
             {"space": LABEL_CREATION_LOCK, "key": scope_id % 2**31},
         )
+
+
+SWEEP_LOCK = 0x7377  # "sw": the advisory lock space of the background sweeps
+
+
+def lock_round(conn: Connection, sweep: int, *, wait: bool = False) -> bool:
+    """Take, until commit, the right to run a round of sweep number `sweep`: False when
+    another server instance is running one (PostgreSQL's advisory lock, not waited for
+    unless `wait`). SQLite has one server process: always True."""
+    if conn.dialect.name != "postgresql":
+        return True
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    found = conn.exec_driver_sql(
+        f"SELECT {function}(%(space)s, %(key)s) IS NOT FALSE",
+        {"space": SWEEP_LOCK, "key": sweep},
+    ).scalar()
+    return bool(found)

@@ -456,3 +456,13 @@ hook_deliveries = Table(
     Index(None, "state", "next_attempt_at"),
     sqlite_autoincrement=True,
 )
+
+# Hourly rate-limit budgets shared by the server instances on one PostgreSQL
+# (coordination/shared_ratelimit.py): the count of the current window of each key.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(255), primary_key=True),  # user:ID, ip:ADDRESS, login:ADDRESS
+    Column("resets_at", BigInteger, nullable=False),  # epoch seconds the window ends
+    Column("used", Integer, nullable=False),
+)

@@ -14,6 +14,9 @@ from sqlalchemy.engine import Connection
 
 Event = object  # the domain's event values (domain/events.py); storage does not look inside
 Subscriber = Callable[[Sequence[Event]], None]
+# Run inside the transaction, after the work and before COMMIT, when it raised events: what
+# must commit or roll back with the change itself (a NOTIFY to the other server instances).
+PreCommit = Callable[["UnitOfWork"], None]
 
 
 class UnitOfWork:
@@ -30,6 +33,12 @@ class UnitOfWork:
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
+
+    def before_commit(self, hooks: Sequence[PreCommit]) -> None:
+        """Called inside the transaction, once the work has returned."""
+        if self.events:
+            for hook in hooks:
+                hook(self)
 
     def committed(self, subscribers: Sequence[Subscriber]) -> None:
         """Called once, after COMMIT, on the event loop's thread for requests."""
