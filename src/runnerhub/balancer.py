@@ -66,6 +66,10 @@ defaults
     retries 3
     option redispatch 1
     retry-on conn-failure empty-response
+    # A dead instance refuses the check's connection at once: out after two checks. A busy
+    # one may be slow to answer /readyz: it has 3 s (a 250 ms check timeout took all three
+    # instances of a loaded test out of the rotation at once, answering 503).
+    timeout check 3s
     default-server inter {check_ms} fastinter {check_ms} downinter {check_ms} fall 2 rise 2
 
 frontend runnerhub
@@ -188,6 +192,7 @@ def start_instances(
     an orchestrator would: each applies pending migrations, one at a time under PostgreSQL's
     advisory lock), each telling clients the balancer's URL; then HAProxy in front of them.
     `settings` as for `start_server`."""
+    workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     extra: dict[str, Any] = {
