@@ -2,7 +2,8 @@
 app in process (no sockets) on a PostgreSQL database, batches of reads alternating the
 in-memory rate limiter (one instance, as before) and the shared one (its sync thread
 running), with the wake-up listener on. Reported per request: CPU of the whole process
-(every thread: the request's worker thread, the listener, the sync) and wall time.
+(every thread: the request's worker thread, the listener, the sync) and wall time; then
+each limiter's `spend` alone.
 
     python -m bench.scale_out_cost --database-url postgresql://... [--batches 15] [--size 200]
 """
@@ -65,9 +66,18 @@ def main() -> None:
                 wall = statistics.median(w for _, w in found)
                 print(f"{name}: {cpu:.0f} µs CPU, {wall:.0f} µs wall per request")
             paired = [s[0] - m[0] for m, s in zip(runs["memory"], runs["shared"], strict=True)]
-            print(f"shared - memory, median paired CPU: {statistics.median(paired):+.0f} µs/request")
+            print(
+                f"shared - memory, median paired CPU: {statistics.median(paired):+.0f} µs/request"
+            )
 
     asyncio.run(go())
+    # The limiters alone, on one key already known (the steady state of the hot path).
+    for name, limiter in (("memory", memory), ("shared", shared)):
+        limiter.spend("user:1", 10**9, time.time())
+        started = time.perf_counter()
+        for _ in range(100_000):
+            limiter.spend("user:1", 10**9, time.time())
+        print(f"{name} spend(): {(time.perf_counter() - started) * 10:.2f} µs a call")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def postgresql_only(db: Database) -> None:
 
 def _serve(database_url: str, workdir: Path, **settings: str) -> ServerProcess:
     defaults = {"offline_after_seconds": str(int(2 * HOLD)), "rate_limit_per_hour": str(BUDGET),
-                "wake_catch_up_seconds": "600"}  # fmt: skip
+                "wake_catch_up_seconds": "600", "rate_limit_sync_seconds": "0.5"}  # fmt: skip
     return start_server(database_url, workdir, **{**defaults, **settings})
 
 
@@ -132,9 +132,7 @@ def test_a_delete_through_b_answers_a_poll_held_by_a(
     pair: tuple[ServerProcess, ServerProcess], on_a: Poller
 ) -> None:
     pending = on_a.poll()
-    deleted = httpx.delete(
-        f"{_runners_api(pair[1], on_a)}/{on_a.runner_id}", headers=on_a.headers
-    )
+    deleted = httpx.delete(f"{_runners_api(pair[1], on_a)}/{on_a.runner_id}", headers=on_a.headers)
     assert deleted.status_code == 204
     held, _ = pending.result(timeout=HOLD)
     assert held < 0.5 + AT_ONCE
@@ -173,7 +171,7 @@ def _put_workflow(server: ServerProcess, poller: Poller, repo: str, body: str) -
     assert stored.status_code == 201, stored.text
 
 
-def test_a_job_queued_through_b_is_handed_to_the_poll_held_by_a(
+def test_a_job_queued_then_cancelled_through_b_reaches_the_poll_held_by_a(
     pair: tuple[ServerProcess, ServerProcess], on_a: Poller, world: World
 ) -> None:
     repo = world.repo(on_a.org, admin=on_a.admin, private=True)
@@ -187,6 +185,17 @@ def test_a_job_queued_through_b_is_handed_to_the_poll_held_by_a(
     job_id = message["body"]["jobId"]
     job = httpx.get(f"{pair[1].url}/repos/{repo}/actions/jobs/{job_id}", headers=on_a.headers)
     assert job.json()["runner_id"] == on_a.runner_id
+    # Running it, the agent polls on; cancelling the run through B answers that poll.
+    on_a.client.start_job(on_a.local.server_url, on_a.access, job_id)
+    pending = on_a.poll()
+    run_id = job.json()["run_id"]
+    cancel = httpx.post(f"{pair[1].url}/repos/{repo}/actions/runs/{run_id}/cancel",
+                        headers=on_a.headers)  # fmt: skip
+    assert cancel.status_code == 202
+    held, message = pending.result(timeout=HOLD)
+    assert held < 0.5 + AT_ONCE
+    assert message is not None
+    assert message["messageType"] == "JobCancellation"
 
 
 def test_a_job_queued_by_the_cli_is_handed_to_the_poll_held_by_a(
@@ -222,7 +231,7 @@ def test_a_budget_spent_through_a_shows_in_b_and_is_refused_there(
     token = world.token(world.user())
     for _ in range(10):
         assert _get_user(a, token).status_code == 200
-    time.sleep(1.5)  # one sync of A's counts (every second)
+    time.sleep(1.5)  # A's counts reach the table at its next sync (every 0.5 s)
     seen = _get_user(b, token)
     assert seen.headers["x-ratelimit-used"] == "11"
     assert seen.headers["x-ratelimit-remaining"] == str(BUDGET - 11)
@@ -230,7 +239,7 @@ def test_a_budget_spent_through_a_shows_in_b_and_is_refused_there(
     for _ in range(BUDGET - 11):
         last = _get_user(a, token)
         assert last.status_code == 200
-    time.sleep(1.5)
+    time.sleep(1.5)  # A's next sync, then B's: each within 0.5 s
     refused = _get_user(b, token)
     assert refused.status_code == 403, refused.text
     assert "API rate limit exceeded" in refused.json()["message"]
@@ -293,33 +302,37 @@ def test_a_lost_job_is_failed_once_by_one_instance_at_a_time(
 # -- the listener, and the catch-up
 
 
-def _listeners(db: Database) -> list[int]:
+def _backends(db: Database, role: str) -> list[int]:
+    """The instances' own connections: `listener` or `sender` (coordination/wakeups.py)."""
     query = text("SELECT pid FROM pg_stat_activity WHERE application_name LIKE :name")
-    return list(db.read(lambda c: c.execute(query, {"name": "runnerhub listener %"}).scalars()))
+    return list(db.read(lambda c: c.execute(query, {"name": f"runnerhub {role} %"}).scalars()))
 
 
 def test_the_listener_connects_again_after_its_backend_is_killed(
     pair: tuple[ServerProcess, ServerProcess], on_a: Poller, db: Database
 ) -> None:
-    before = _listeners(db)
+    """Both instances' listening and sending connections are killed; each connects again,
+    answers the polls it holds so that they look again, and notifies and hears as before."""
+    labels = f"{_runners_api(pair[1], on_a)}/{on_a.runner_id}/labels"
+    assert httpx.post(labels, json={"labels": ["a"]}, headers=on_a.headers).status_code == 200
+    time.sleep(0.5)  # B's sender connects to send its first notification
+    before = _backends(db, "listener")
     assert len(before) >= 2  # one per instance
+    senders = _backends(db, "sender")
+    assert senders
     pending = on_a.poll()
-    for pid in before:
+    for pid in before + senders:
         db.read(lambda c, pid=pid: c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}))
     # Connected again, every poll held is answered once: what was sent meanwhile was unheard.
     held, message = pending.result(timeout=10)
     assert held < 5
     assert message is None
     deadline = time.monotonic() + 10
-    while len(set(_listeners(db)) - set(before)) < 2:
+    while len(set(_backends(db, "listener")) - set(before)) < 2:
         assert time.monotonic() < deadline, "the listeners did not connect again"
         time.sleep(0.1)
     pending = on_a.poll()
-    added = httpx.post(
-        f"{_runners_api(pair[1], on_a)}/{on_a.runner_id}/labels",
-        json={"labels": ["after-reconnect"]},
-        headers=on_a.headers,
-    )
+    added = httpx.post(labels, json={"labels": ["after-reconnect"]}, headers=on_a.headers)
     assert added.status_code == 200
     held, _ = pending.result(timeout=HOLD)
     assert held < 0.5 + AT_ONCE
@@ -380,9 +393,7 @@ def test_jobs_polled_from_both_instances_are_each_claimed_once(
     def work(poller: Poller) -> None:
         while len(taken) < 40:
             try:
-                message = poller.client.poll(
-                    poller.local.server_url, poller.access, poller.session
-                )
+                message = poller.client.poll(poller.local.server_url, poller.access, poller.session)
             except AgentError:
                 return  # its session was closed: the test is over
             if message is None or message["messageType"] != "RunnerJobRequest":

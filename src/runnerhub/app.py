@@ -96,8 +96,8 @@ def coordination(
         database.subscribers.append(WakeOnEvents(memory))
         return MemoryRateLimiter(), memory, []
     shared = PostgresMailboxes(database, catch_up_seconds=settings.wake_catch_up_seconds)
-    database.pre_commit.append(shared.announce)  # other instances: NOTIFY with the commit
-    database.subscribers.append(WakeOnEvents(shared))  # this one: after commit
+    database.subscribers.append(WakeOnEvents(shared))  # this instance's polls, after commit
+    database.subscribers.append(shared.committed)  # and the others', by NOTIFY
     limiter = SharedRateLimiter(database, sync_seconds=settings.rate_limit_sync_seconds)
     return limiter, shared, [shared, limiter]
 

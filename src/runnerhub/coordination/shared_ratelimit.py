@@ -31,7 +31,7 @@ from runnerhub.storage.rate_limits import Count
 
 log = logging.getLogger(__name__)
 
-FORGET_AFTER = 60.0  # seconds a key is kept (and synced) since it was last used here
+FORGET_AFTER = 60  # syncs a key is kept (and synced) since it was last used here
 PRUNE_EVERY = 300.0  # seconds between deletions of windows that ended an hour ago
 
 
@@ -40,11 +40,19 @@ class _Window:
     resets_at: int
     shared: int  # every instance's count, as last read (this one's synced spends included)
     mine: int  # spent here since (refunds subtract), not yet added to the table
-    used_at: float  # time.monotonic() of the last request of the key here
+    used_in: int  # the sync round (SharedRateLimiter.rounds) of its last request here
 
     @property
     def used(self) -> int:
         return max(self.shared + self.mine, 0)
+
+
+def _spend(window: _Window, limit: int) -> tuple[Budget, bool]:
+    used = window.used
+    if used >= limit:
+        return Budget(limit, used, window.resets_at), False
+    window.mine += 1
+    return Budget(limit, used + 1, window.resets_at), True
 
 
 class SharedRateLimiter:
@@ -59,22 +67,27 @@ class SharedRateLimiter:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pruned_at = 0.0
+        self.rounds = 0  # syncs done: a clock for forgetting idle keys, cheaper than time
 
     # -- RateLimiter
 
     def peek(self, key: str, limit: int, now: float) -> Budget:
-        window = self._window(key, now)
+        with self._lock:
+            window = self._known(key, now)
+            if window is not None:
+                return Budget(limit, window.used, window.resets_at)
+        window = self._first_sight(key, now)
         with self._lock:
             return Budget(limit, window.used, window.resets_at)
 
     def spend(self, key: str, limit: int, now: float) -> tuple[Budget, bool]:
-        window = self._window(key, now)
         with self._lock:
-            used = window.used
-            if used >= limit:
-                return Budget(limit, used, window.resets_at), False
-            window.mine += 1
-            return Budget(limit, used + 1, window.resets_at), True
+            window = self._known(key, now)
+            if window is not None:
+                return _spend(window, limit)
+        window = self._first_sight(key, now)
+        with self._lock:
+            return _spend(window, limit)
 
     def refund(self, key: str) -> None:
         with self._lock:
@@ -82,21 +95,24 @@ class SharedRateLimiter:
             if window is not None and window.used > 0:
                 window.mine -= 1
 
-    def _window(self, key: str, now: float) -> _Window:
-        with self._lock:
-            self._now = max(self._now, now)
-            window = self._windows.get(key)
-            if window is not None:
-                window.used_at = time.monotonic()
-                if window.resets_at <= now:  # over: a new one, until the table says otherwise
-                    window.resets_at, window.shared, window.mine = int(now) + WINDOW_SECONDS, 0, 0
-                return window
-        # First sight: read the key's count, once (outside the lock: a round trip).
+    def _known(self, key: str, now: float) -> _Window | None:
+        """The key's window if this instance knows it (under the lock)."""
+        if now > self._now:
+            self._now = now
+        window = self._windows.get(key)
+        if window is not None:
+            window.used_in = self.rounds
+            if window.resets_at <= now:  # over: a new one, until the table says otherwise
+                window.resets_at, window.shared, window.mine = int(now) + WINDOW_SECONDS, 0, 0
+        return window
+
+    def _first_sight(self, key: str, now: float) -> _Window:
+        """Read the key's count, once (outside the lock: a round trip)."""
         count = self.db.read(lambda conn: rate_limits.read(conn, key))
         with self._lock:
             window = self._windows.get(key)  # another thread may have read it meanwhile
             if window is None:
-                window = _Window(int(now) + WINDOW_SECONDS, 0, 0, time.monotonic())
+                window = _Window(int(now) + WINDOW_SECONDS, 0, 0, self.rounds)
                 if count is not None and count.resets_at > now:
                     window.resets_at, window.shared = count.resets_at, count.used
                 self._windows[key] = window
@@ -153,11 +169,13 @@ class SharedRateLimiter:
             self.db.write(lambda conn: rate_limits.prune(conn, now - WINDOW_SECONDS))
 
     def _outgoing(self) -> list[Count]:
-        """What to send: every key used here in the last minute, with its unsent count;
-        keys idle longer, with nothing unsent, are forgotten (read again when next used)."""
-        idle_since = time.monotonic() - FORGET_AFTER
+        """What to send: every key used here in the last minute (FORGET_AFTER syncs), with
+        its unsent count; keys idle longer, with nothing unsent, are forgotten (read again
+        when next used)."""
         with self._lock:
-            for key in [k for k, w in self._windows.items() if w.used_at < idle_since]:
+            self.rounds += 1
+            idle = self.rounds - FORGET_AFTER
+            for key in [k for k, w in self._windows.items() if w.used_in < idle]:
                 if self._windows[key].mine == 0:
                     del self._windows[key]
             return sorted(Count(k, w.resets_at, w.mine) for k, w in self._windows.items())

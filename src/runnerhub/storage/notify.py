@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from sqlalchemy.engine import Connection, make_url
@@ -18,13 +19,24 @@ CHANNEL = "runnerhub_wake"
 MAX_PAYLOAD = 7999  # bytes; PostgreSQL refuses 8000 and more
 
 
-def notify(conn: Connection, payloads: Sequence[str]) -> None:
-    """Queue `payloads` on the channel, in one statement, to be sent at COMMIT."""
-    if not payloads:
-        return
+def _statement(payloads: Sequence[str]) -> tuple[str, dict[str, str]]:
     calls = ", ".join(f"pg_notify(%(channel)s, %(p{i})s)" for i in range(len(payloads)))
     params = {f"p{i}": payload for i, payload in enumerate(payloads)}
-    conn.exec_driver_sql(f"SELECT {calls}", {"channel": CHANNEL, **params})
+    return f"SELECT {calls}", {"channel": CHANNEL, **params}
+
+
+def notify(conn: Connection, payloads: Sequence[str]) -> None:
+    """Queue `payloads` on the channel, in one statement of the connection's transaction:
+    sent at its COMMIT."""
+    if payloads:
+        conn.exec_driver_sql(*_statement(payloads))
+
+
+def send(conn: psycopg.Connection[Any], payloads: Sequence[str]) -> None:
+    """Send `payloads` now, on an autocommit connection of `connect`'s."""
+    if payloads:
+        statement, params = _statement(payloads)
+        conn.execute(statement.encode(), params)  # built from placeholders only
 
 
 def conninfo(database_url: str) -> str:
@@ -33,12 +45,11 @@ def conninfo(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-@contextmanager
-def listening(database_url: str, application_name: str) -> Iterator[psycopg.Connection]:
-    """A connection of its own (not the pool's), in autocommit, listening on the channel.
-    TCP keepalives and a user timeout make a dead peer an error within seconds instead of a
-    silence that looks like a quiet channel."""
-    conn = psycopg.connect(
+def connect(database_url: str, application_name: str) -> psycopg.Connection[Any]:
+    """A connection of its own (not the pool's), in autocommit. TCP keepalives and a user
+    timeout make a dead peer an error within seconds instead of a silence that looks like a
+    quiet channel."""
+    return psycopg.connect(
         conninfo(database_url),
         autocommit=True,
         application_name=application_name,
@@ -49,6 +60,12 @@ def listening(database_url: str, application_name: str) -> Iterator[psycopg.Conn
         keepalives_count=3,
         tcp_user_timeout=10_000,
     )
+
+
+@contextmanager
+def listening(database_url: str, application_name: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection of `connect`'s, listening on the channel."""
+    conn = connect(database_url, application_name)
     try:
         conn.execute(f"LISTEN {CHANNEL}")
         yield conn
