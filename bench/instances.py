@@ -5,7 +5,8 @@ One run starts, on one database, one instance behind its own HAProxy and two ins
 behind another (runnerhub.balancer), and measures both side by side, rounds interleaved:
 
 - the hot read, `GET /orgs/{org}/actions/runners?per_page=30` (30 runners, 4 labels each),
-  with wrk on the load core through each balancer;
+  with wrk on the load core through each balancer, and straight at the one instance (what
+  HAProxy costs);
 - dispatch -> started: `POST .../dispatches` of a one-job workflow through the balancer until
   a pending long poll of one of 10 idle simulated agents (bench/jobs.py) answers with the job;
   with two instances the poll and the dispatch land wherever round robin puts them;
@@ -49,9 +50,9 @@ from runnerhub.storage.database import Database
 SERVER = {**jobs.SERVER, "rate_limit_per_hour": "100000000"}
 
 
-def read(instances: Instances, path: str, token: str, seconds: int) -> dict[str, float]:
-    wrk(instances.url, path, token, seconds=1)  # warm-up, discarded
-    run = wrk(instances.url, path, token, seconds=seconds)
+def read(url: str, path: str, token: str, seconds: int) -> dict[str, float]:
+    wrk(url, path, token, seconds=1)  # warm-up, discarded
+    run = wrk(url, path, token, seconds=seconds)
     return {"rps": run.rps, "p50_ms": run.p50_ms, "p99_ms": run.p99_ms,
             "non2xx": run.non2xx, "errors": run.errors}  # fmt: skip
 
@@ -185,12 +186,15 @@ def measure(url: str, workdir: Path, rounds: int, seconds: int, dispatches: int,
     try:
         token = seed_org(db, "read", 30)
         path = "/orgs/read/actions/runners?per_page=30"
-        reads: dict[str, list[dict[str, float]]] = {name: [] for name in sets}
+        # "direct": the one instance without HAProxy in front, for what the balancer costs.
+        targets = {"direct": sets["one"].servers[0].url, "one": sets["one"].url,
+                   "two": sets["two"].url}  # fmt: skip
+        reads: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for n in range(rounds):
-            order = list(sets) if n % 2 == 0 else list(reversed(sets))
+            order = list(targets) if n % 2 == 0 else list(reversed(targets))
             for name in order:
-                print(f"read, round {n + 1}: {name} instance(s) ...", flush=True)
-                reads[name].append(read(sets[name], path, token, seconds))
+                print(f"read, round {n + 1}: {name} ...", flush=True)
+                reads[name].append(read(targets[name], path, token, seconds))
         result: dict[str, Any] = {"read": {}, "latency": {}}
         for name, runs in reads.items():
             result["read"][name] = {
@@ -241,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| dispatches started | {lat['one']['started']}/{lat['one']['dispatches']} | "
           f"{lat['two']['started']}/{lat['two']['dispatches']} |")  # fmt: skip
     print(f"| failures | {lat['one']['failures']} | {lat['two']['failures']} |")
-    print(f"\ntwo/one read = {read_rows['two/one']:.2f}")
+    direct = read_rows["direct"]
+    print(f"\none instance without HAProxy: {direct['rps']:.0f} req/s "
+          f"({direct['rps_min']:.0f}–{direct['rps_max']:.0f}), p50 {direct['p50_ms']:.1f} ms, "
+          f"p99 {direct['p99_ms']:.1f} ms")  # fmt: skip
+    print(f"two/one read = {read_rows['two/one']:.2f}")
     wake = result["wakeups"]
     print(f"wake-up across instances ({wake['wakeups']}, {wake['missed (over 5 s)']} missed): "
           f"p50 {wake['p50_ms']:.1f} ms, p99 {wake['p99_ms']:.1f} ms, max {wake['max_ms']:.1f} "
