@@ -82,6 +82,21 @@ def start_server(
     """`runnerhub serve` on `host:port` (a free port by default), its log in `workdir`;
     `settings` are RUNNERHUB_* variables (`offline_after_seconds="10"`). `tls`: https with a
     certificate made under a CA in `workdir`/tls. Returns once it answers."""
+    server = spawn_server(database_url, workdir, port=port, host=host, tls=tls, **settings)
+    wait_until_up(server)
+    return server
+
+
+def spawn_server(
+    database_url: str,
+    workdir: Path,
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    tls: bool = False,
+    **settings: str,
+) -> ServerProcess:
+    """`start_server` without waiting for it to answer (`wait_until_up`)."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -101,13 +116,19 @@ def start_server(
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603 (this interpreter, runnerhub's module)
     url = f"{'https' if tls else 'http'}://{host}:{port}"
-    deadline = time.monotonic() + 30
+    return ServerProcess(url, process, log, ca_file)
+
+
+def wait_until_up(server: ServerProcess, timeout: float = 30) -> None:
+    """Until the server answers /healthz; raises (and kills it) if it exits or never does."""
+    process, log = server.process, server.log
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"runnerhub exited: {log.read_text()}")
         try:
-            httpx.get(url + "/healthz", timeout=1, verify=False)  # noqa: S501 (up yet?)
-            return ServerProcess(url, process, log, ca_file)
+            httpx.get(server.url + "/healthz", timeout=1, verify=False)  # noqa: S501 (up yet?)
+            return
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -170,16 +169,9 @@ def _open_database(settings: Settings, say: Say = _say) -> Database:
 
 def _upgrade(db: Database, say: Say = _say) -> None:
     """Apply pending migrations, and say so when there were any."""
-    before = _revision(db)
-    migrate.upgrade(db)
-    after = _revision(db)
-    if before != after:
-        say(f"schema migrated from {before or 'empty'} to {after}")
-
-
-def _revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    applied = migrate.upgrade(db)
+    if applied:
+        say(f"schema migrated from {applied[0][0] or 'empty'} to {applied[-1][1]}")
 
 
 def run_upgrade(args: argparse.Namespace) -> int:

@@ -21,8 +21,12 @@ def alembic_config(db: Database) -> Config:
     return config
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
-    command.upgrade(alembic_config(db), revision)
+def upgrade(db: Database, revision: str = "head") -> list[tuple[str | None, str]]:
+    """Apply what is pending; the (from, to) revisions this call applied, in order (none when
+    another process applied them first: on PostgreSQL one process migrates at a time)."""
+    config = alembic_config(db)
+    command.upgrade(config, revision)
+    return list(config.attributes.get("applied", []))
 
 
 def is_current(db: Database) -> bool:
