@@ -49,58 +49,59 @@ def of_runners(conn: Connection, runner_ids: Sequence[int]) -> dict[int, list[La
     links = sql.fetch_all(conn, _LINKS, ids=list(runner_ids))
     label_ids = list({label_id for _, label_id, _ in links})
     names = dict(sql.fetch_all(conn, _NAMES, ids=label_ids)) if label_ids else {}
-    made = Labels()
+    # A page's runners share a handful of labels: each (label, type) is made once and the
+    # same value shared (the API renders it once per page too, see api/wire.py).
+    made: dict[tuple[int, str], Label] = {}
     for runner_id, label_id, type_ in links:
-        found[runner_id].append(made.label(label_id, names[label_id], type_))
+        label = made.get((label_id, type_))
+        if label is None:
+            label = made[label_id, type_] = Label(label_id, names[label_id], _TYPES[type_])
+        found[runner_id].append(label)
     return found
 
 
-# The labels of the runner aliased `r`, as one column of the query that reads the runner:
-# a JSON array of [id, name, type], in id order (NULL for none on PostgreSQL). A page of
-# runners then takes one query instead of three: on SQLite each row handed to Python costs
-# about 0.8 µs, and the page's 120 label links were most of the request's time.
+# The labels of the runner aliased `r`, as one column of the query that reads the runner,
+# so that a page of runners takes two queries (this, then the names) instead of three: a JSON
+# array of the label ids in id order, each negated for a custom label (NULL for none on
+# PostgreSQL). On SQLite each row handed to Python costs about 0.8 µs, and the page's 120
+# label links were the larger part of the request; within the column, each string SQLite
+# builds per label costs too (ids alone: 4 % fewer instructions per request than
+# [id, name, type] arrays).
 OF_RUNNER_COLUMN = {
     "sqlite": """(
-        SELECT json_group_array(json_array(l.id, l.name, rl.type))
-        FROM runner_labels rl JOIN labels l ON l.id = rl.label_id WHERE rl.runner_id = r.id
+        SELECT json_group_array(CASE rl.type WHEN 'custom' THEN -rl.label_id ELSE rl.label_id END)
+        FROM runner_labels rl WHERE rl.runner_id = r.id
     )""",
     "postgresql": """(
-        SELECT CAST(json_agg(json_build_array(l.id, l.name, rl.type) ORDER BY l.id) AS text)
-        FROM runner_labels rl JOIN labels l ON l.id = rl.label_id WHERE rl.runner_id = r.id
+        SELECT CAST(json_agg(
+            CASE rl.type WHEN 'custom' THEN -rl.label_id ELSE rl.label_id END ORDER BY rl.label_id
+        ) AS text)
+        FROM runner_labels rl WHERE rl.runner_id = r.id
     )""",
 }
 
 
-class Labels:
-    """The labels of one page. A page's runners share a handful of labels, and most share
-    the same set: each (label, type) is made once, and each set once, the same list handed
-    to every runner that has it (not to be changed: the API renders it once per page too,
-    see api/wire.py)."""
+def of_columns(conn: Connection, columns: Sequence[str | None]) -> list[list[Label]]:
+    """The labels in OF_RUNNER_COLUMN values, each in id order. A page's runners share a
+    handful of labels and mostly the same set: each label is made once, and each set, the
+    same list handed to every runner that has it (not to be changed: the API renders it once
+    per page too, see api/wire.py)."""
+    links = {column: orjson.loads(column) for column in set(columns) if column}
+    label_ids = list({abs(link) for found in links.values() for link in found})
+    names = dict(sql.fetch_all(conn, _NAMES, ids=label_ids)) if label_ids else {}
+    made: dict[int, Label] = {}
 
-    __slots__ = ("_made", "_sets")
-
-    def __init__(self) -> None:
-        self._made: dict[tuple[int, str], Label] = {}
-        self._sets: dict[str, list[Label]] = {}
-
-    def label(self, label_id: int, name: str, type_: str) -> Label:
-        made = self._made.get((label_id, type_))
-        if made is None:
-            made = self._made[label_id, type_] = Label(label_id, name, _TYPES[type_])
-        return made
-
-    def of_column(self, column: str | None) -> list[Label]:
-        """The labels in an OF_RUNNER_COLUMN value, in id order."""
-        if not column:
-            return []
-        found = self._sets.get(column)
+    def label(link: int) -> Label:
+        found = made.get(link)
         if found is None:
-            # SQLite's json_group_array takes rows in the order the join visits them, the
-            # primary key's (runner_id, label_id), but does not promise it: sorted to be sure
-            # (a runner's label ids are unique).
-            found = sorted(self.label(*link) for link in orjson.loads(column))
-            self._sets[column] = found
+            type_ = LabelType.CUSTOM if link < 0 else LabelType.READ_ONLY
+            found = made[link] = Label(abs(link), names[abs(link)], type_)
         return found
+
+    # SQLite's json_group_array takes rows in the order it visits them, the primary key's
+    # (runner_id, label_id), but does not promise it: sorted to be sure.
+    sets = {column: sorted(map(label, found)) for column, found in links.items()}
+    return [sets[column] if column else [] for column in columns]
 
 
 def of_runner(conn: Connection, runner_id: int) -> list[Label]:

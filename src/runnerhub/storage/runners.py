@@ -3,16 +3,15 @@ simply does not exist for the caller."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from runnerhub.storage import sql
+from runnerhub.storage import labels, sql
 from runnerhub.storage.dialect import for_update, insert_ignoring_conflicts, utc
-from runnerhub.storage.labels import OF_RUNNER_COLUMN, Label, Labels
 from runnerhub.storage.tables import runner_groups, runners
 
 
@@ -36,7 +35,7 @@ class ListedRunner(NamedTuple):
     """A runner of a page, with its labels, read in the same query."""
 
     row: RunnerRow
-    labels: list[Label]
+    labels: list[labels.Label]
 
 
 _COLUMNS = """
@@ -47,7 +46,7 @@ _COLUMNS = """
 _FROM = " FROM runners r JOIN runner_groups g ON g.id = r.group_id"
 _SELECT = _COLUMNS + _FROM
 _SELECT_LISTED = {
-    dialect: _COLUMNS + ", " + column + _FROM for dialect, column in OF_RUNNER_COLUMN.items()
+    dialect: _COLUMNS + ", " + column + _FROM for dialect, column in labels.OF_RUNNER_COLUMN.items()
 }
 _BY_SCOPE = " WHERE r.scope_id = :scope"
 _BY_NAME = " AND r.name_lower = :name"
@@ -106,14 +105,17 @@ def _paged(
         rows = sql.fetch_all(
             conn, select + where + _PAGE_FROM_END, limit=limit, offset=from_end, **params
         )
-        return _listed(reversed(rows))
+        return _listed(conn, rows[::-1])
     rows = sql.fetch_all(conn, select + where + _PAGE, limit=limit, offset=offset, **params)
-    return _listed(rows)
+    return _listed(conn, rows)
 
 
-def _listed(rows: Iterable[tuple[Any, ...]]) -> list[ListedRunner]:
-    labels = Labels()
-    return [ListedRunner(_row(values[:-1]), labels.of_column(values[-1])) for values in rows]
+def _listed(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[ListedRunner]:
+    runner_labels = labels.of_columns(conn, [values[-1] for values in rows])
+    return [
+        ListedRunner(_row(values[:-1]), found)
+        for values, found in zip(rows, runner_labels, strict=True)
+    ]
 
 
 def one(conn: Connection, scope_id: int, runner_id: int, *, lock: bool = False) -> RunnerRow | None:
