@@ -147,3 +147,43 @@ def test_twenty_concurrent_label_changes_lose_nothing(
     with httpx.Client(base_url=url) as http:
         final = names(http.get(path, headers=auth(token)))
     assert {f"c{i}" for i in range(20)} <= set(final)
+
+
+def test_runner_lists_show_each_runners_own_labels_in_id_order(
+    client: httpx.Client, world: World
+) -> None:
+    """The lists read labels with the runners, in one query (storage/runners.py): each
+    runner shows what its own labels endpoint shows, in id order, whatever the order its
+    labels were attached in, on every page (later pages are read from the end)."""
+    admin = world.user()
+    org = world.org(admin)
+    scope = world.scope("org", org)
+    bare = world.runners(scope, 1, labels=())[0]
+    ids = [*world.runners(scope, 5), bare]
+    token = world.token(admin, scopes=["admin:org"])
+    base = f"/orgs/{org}/actions/runners"
+
+    def post(runner_id: int, method: str, labels: list[str]) -> None:
+        path = f"{base}/{runner_id}/labels"
+        assert call(client, method, path, token, json={"labels": labels}).status_code == 200
+
+    post(ids[0], "POST", ["zeta", 'quo"te\\d', "ünïcødé ☃", "k=v"])
+    post(ids[1], "POST", ["alpha"])  # made after zeta: a larger id, attached first
+    post(ids[1], "POST", ["ZETA"])
+    post(ids[2], "PUT", [])
+    post(ids[3], "POST", ["alpha", "zeta"])
+    own = {i: call(client, "GET", f"{base}/{i}/labels", token).json()["labels"] for i in ids}
+    assert own[bare] == []
+    assert [lb["name"] for lb in own[ids[1]]][-2:] == ["zeta", "alpha"]
+    for labels in own.values():
+        assert [lb["id"] for lb in labels] == sorted(lb["id"] for lb in labels)
+    group = f"/orgs/{org}/actions/runner-groups/1/runners"
+    for path in (base, group):
+        for per_page in (2, 4, 100):
+            listed: dict[int, object] = {}
+            for page in (1, 2, 3):
+                query = {"per_page": per_page, "page": page}
+                response = client.get(path, params=query, headers=auth(token))
+                assert response.status_code == 200
+                listed |= {r["id"]: r["labels"] for r in response.json()["runners"]}
+            assert listed == own, (path, per_page)

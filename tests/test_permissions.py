@@ -178,3 +178,23 @@ def test_unknown_scopes_are_not_found(client: httpx.Client, world: World) -> Non
         "/enterprises/nope-x/actions/runners",
     ):
         assert status(client, "GET", path, auth(token)) == 404
+
+
+def test_a_tokens_stored_grant_counts_from_the_next_request(
+    client: httpx.Client, world: World, org_setup: dict[str, str]
+) -> None:
+    """The parsed grant is kept between requests (auth/authenticate.py), keyed by what the
+    token's row holds: a changed or deleted row counts at once."""
+    from runnerhub.auth.secrets import hash_token
+    from runnerhub.storage.tables import api_tokens
+
+    token = world.token(org_setup["admin"], scopes=["admin:org"])
+    mine = api_tokens.c.token_hash == hash_token(token)
+    path = org_setup["runners"]
+    assert status(client, "GET", path, auth(token)) == 200
+    world.db.write(lambda c: c.execute(api_tokens.update().where(mine).values(scopes="repo")))
+    assert status(client, "GET", path, auth(token)) == 403
+    world.db.write(lambda c: c.execute(api_tokens.update().where(mine).values(scopes="admin:org")))
+    assert status(client, "GET", path, auth(token)) == 200
+    world.db.write(lambda c: c.execute(api_tokens.delete().where(mine)))
+    assert status(client, "GET", path, auth(token)) == 401

@@ -9,20 +9,23 @@ from runnerhub.domain.models import IssuedToken, Label, Runner, RunnerApplicatio
 
 
 def runners(found: list[Runner]) -> list[dict[str, Any]]:
-    """A page of runners. Their labels are shared values (storage/labels.py), so each is
-    rendered once and the same dict reused: orjson writes it wherever it appears."""
-    rendered: dict[int, dict[str, Any]] = {}
+    """A page of runners. Their labels are shared values, and runners with the same labels
+    share one list of them (storage/labels.py): each label and each list is rendered once and
+    the same value reused, which orjson writes wherever it appears."""
+    rendered: dict[int, Any] = {}
     return [runner(r, rendered) for r in found]
 
 
-def runner(r: Runner, rendered: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
-    shown = {} if rendered is None else rendered
-    labels = []
-    for lb in r.labels:
-        one = shown.get(id(lb))
-        if one is None:
-            one = shown[id(lb)] = label(lb)
-        labels.append(one)
+def runner(r: Runner, rendered: dict[int, Any] | None = None) -> dict[str, Any]:
+    shown = {} if rendered is None else rendered  # by id() of the label or the list
+    labels = shown.get(id(r.labels))
+    if labels is None:
+        labels = shown[id(r.labels)] = []
+        for lb in r.labels:
+            one = shown.get(id(lb))
+            if one is None:
+                one = shown[id(lb)] = label(lb)
+            labels.append(one)
     body: dict[str, Any] = {
         "id": r.id,
         "name": r.name,

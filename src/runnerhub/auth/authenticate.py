@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy.engine import Connection
 
@@ -20,7 +22,7 @@ from runnerhub.auth.principals import (
     parse_permissions,
     parse_scopes,
 )
-from runnerhub.auth.secrets import hash_token, matches
+from runnerhub.auth.secrets import hash_token
 from runnerhub.errors import Unauthorized
 from runnerhub.storage import tokens
 
@@ -54,8 +56,9 @@ def authenticate(conn: Connection, header: str | None, now: datetime) -> Princip
 
 def authenticate_token(conn: Connection, token: str, now: datetime) -> Principal:
     """The principal behind a personal access token; 401 Bad credentials for any other."""
-    row = tokens.api_token_by_hash(conn, hash_token(token))
-    if row is None or not matches(token, row.token_hash):
+    digest = hash_token(token)
+    row = tokens.api_token_by_hash(conn, digest)
+    if row is None or not hmac.compare_digest(digest, row.token_hash):
         raise Unauthorized(BAD_CREDENTIALS)
     principal = principal_of(conn, row, now)
     if principal is None:
@@ -67,16 +70,33 @@ def principal_of(conn: Connection, row: tokens.ApiTokenRow, now: datetime) -> Pr
     """What a stored token lets its user do; None once it has expired."""
     if row.expires_at is not None and row.expires_at <= now:
         return None
-    kind = TokenKind(row.kind)
     repo_ids = frozenset[int]()
-    if kind is TokenKind.FINE_GRAINED and row.repository_selection == "selected":
+    if row.kind == TokenKind.FINE_GRAINED and row.repository_selection == "selected":
         repo_ids = tokens.api_token_repository_ids(conn, row.id)
-    grant = Grant(
-        kind=kind,
-        scopes=parse_scopes(row.scopes),
-        permissions=parse_permissions(row.permissions),
-        resource_owner_id=row.resource_owner_id,
-        repository_selection=row.repository_selection,
-        repository_ids=repo_ids,
-    )
+    grant = _grant(
+        row.kind, row.scopes, row.permissions, row.resource_owner_id,
+        row.repository_selection, repo_ids,
+    )  # fmt: skip
     return Principal(row.user_id, row.login, row.site_admin, row.id, grant)
+
+
+@lru_cache(maxsize=1024)
+def _grant(
+    kind: str,
+    scopes: str,
+    permissions: str,
+    resource_owner_id: int | None,
+    repository_selection: str | None,
+    repository_ids: frozenset[int],
+) -> Grant:
+    """A token's grant from its stored columns. The token is read on every request (so a
+    revoked or changed token counts at once); only the parsing of what was read is kept,
+    keyed by all of it."""
+    return Grant(
+        kind=TokenKind(kind),
+        scopes=parse_scopes(scopes),
+        permissions=parse_permissions(permissions),
+        resource_owner_id=resource_owner_id,
+        repository_selection=repository_selection,
+        repository_ids=repository_ids,
+    )

@@ -169,19 +169,24 @@ def authorize(
     if not can_see(user, scope, role):
         raise NotFound()
     requirement = permission.requirement(scope.kind)
-    refused = Forbidden(
-        MUST_BE_ADMIN if permission.role == "admin" else MUST_WRITE,
+    if user.grant.kind is TokenKind.CLASSIC:
+        if not _classic_grant_allows(user, scope, requirement):
+            raise _refused(permission, requirement)
+    elif not _fine_grained_grant_allows(user, scope, requirement, permission.level):
+        raise _refused(permission, requirement, NOT_ACCESSIBLE)
+    if ROLE_RANK.get(role or "", 0) < ROLE_RANK[permission.role]:
+        raise _refused(permission, requirement)
+
+
+def _refused(
+    permission: Permission, requirement: Requirement, message: str | None = None
+) -> Forbidden:
+    """The 403, made only when it is raised (every allowed call passes here)."""
+    return Forbidden(
+        message or (MUST_BE_ADMIN if permission.role == "admin" else MUST_WRITE),
         accepted_scopes=requirement.accepted_scopes(),
         accepted_permissions=requirement.accepted_permissions(permission.level),
     )
-    if user.grant.kind is TokenKind.CLASSIC:
-        if not _classic_grant_allows(user, scope, requirement):
-            raise refused
-    elif not _fine_grained_grant_allows(user, scope, requirement, permission.level):
-        refused.message = NOT_ACCESSIBLE
-        raise refused
-    if ROLE_RANK.get(role or "", 0) < ROLE_RANK[permission.role]:
-        raise refused
 
 
 def can_see(user: Principal | None, scope: Scope, role: str | None) -> bool:

@@ -239,7 +239,7 @@ def list_runners(
     total = rows.runner_count(uow.conn, row.id)
     offset = (page - 1) * per_page
     found = runner_rows.in_group(uow.conn, scope.id, row.id, per_page, offset, total)
-    return GroupRunners(total, present(uow, found, clock))
+    return GroupRunners(total, present(found, clock))
 
 
 def set_runners(uow: UnitOfWork, scope: Scope, number: int, runner_ids: tuple[int, ...]) -> None:

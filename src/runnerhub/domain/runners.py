@@ -35,13 +35,12 @@ def list_runners(
     conn = uow.conn
     total = runners.count(conn, scope.id, name)
     rows = runners.page(conn, scope.id, name, per_page, (page - 1) * per_page, total)
-    return RunnerPage(total, present(uow, rows, clock))
+    return RunnerPage(total, present(rows, clock))
 
 
-def present(uow: UnitOfWork, rows: list[runners.RunnerRow], clock: Clock) -> list[Runner]:
-    """Runner rows as the API shows them, with their labels (one query for all)."""
-    labels_by_runner = labels.of_runners(uow.conn, [row.id for row in rows])
-    return [_runner(row, labels_by_runner.get(row.id, []), clock) for row in rows]
+def present(listed: list[runners.ListedRunner], clock: Clock) -> list[Runner]:
+    """Runners of a page as the API shows them."""
+    return [_runner(row, row_labels, clock) for row, row_labels in listed]
 
 
 def get_runner(uow: UnitOfWork, scope: Scope, clock: Clock, runner_id: int) -> Runner:

@@ -3,13 +3,14 @@ simply does not exist for the caller."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from runnerhub.storage import sql
+from runnerhub.storage import labels, sql
 from runnerhub.storage.dialect import for_update, insert_ignoring_conflicts, utc
 from runnerhub.storage.tables import runner_groups, runners
 
@@ -30,12 +31,23 @@ class RunnerRow(NamedTuple):
     session_id: str | None
 
 
-_SELECT = """
+class ListedRunner(NamedTuple):
+    """A runner of a page, with its labels, read in the same query."""
+
+    row: RunnerRow
+    labels: list[labels.Label]
+
+
+_COLUMNS = """
     SELECT r.id, r.name, r.os, r.version, r.ephemeral, r.last_seen_at, g.number,
            r.job_id IS NOT NULL,
            r.session_id
-    FROM runners r JOIN runner_groups g ON g.id = r.group_id
 """
+_FROM = " FROM runners r JOIN runner_groups g ON g.id = r.group_id"
+_SELECT = _COLUMNS + _FROM
+_SELECT_LISTED = {
+    dialect: _COLUMNS + ", " + column + _FROM for dialect, column in labels.OF_RUNNER_COLUMN.items()
+}
 _BY_SCOPE = " WHERE r.scope_id = :scope"
 _BY_NAME = " AND r.name_lower = :name"
 _PAGE = " ORDER BY r.id LIMIT :limit OFFSET :offset"
@@ -63,8 +75,8 @@ def count(conn: Connection, scope_id: int, name: str | None) -> int:
 
 def page(
     conn: Connection, scope_id: int, name: str | None, limit: int, offset: int, total: int
-) -> list[RunnerRow]:
-    """One page in id order."""
+) -> list[ListedRunner]:
+    """One page in id order, with labels."""
     where = _BY_SCOPE + (_BY_NAME if name else "")
     params = {"scope": scope_id, "name": (name or "").lower()}
     return _paged(conn, where, params, limit, offset, total)
@@ -72,28 +84,38 @@ def page(
 
 def in_group(
     conn: Connection, scope_id: int, group_id: int, limit: int, offset: int, total: int
-) -> list[RunnerRow]:
-    """One page of a group's runners in id order (index runners(group_id, id))."""
+) -> list[ListedRunner]:
+    """One page of a group's runners in id order (index runners(group_id, id)), with
+    labels."""
     params = {"scope": scope_id, "group": group_id}
     return _paged(conn, _BY_SCOPE + " AND r.group_id = :group", params, limit, offset, total)
 
 
 def _paged(
     conn: Connection, where: str, params: dict[str, Any], limit: int, offset: int, total: int
-) -> list[RunnerRow]:
+) -> list[ListedRunner]:
     """Pages in the back half of `total` are read from the end, so that the last page of a
     large fleet costs what the first one does."""
+    select = _SELECT_LISTED[conn.dialect.name]
     if offset > total // 2:
         from_end = max(total - offset - limit, 0)
         limit = min(limit, total - offset)
         if limit <= 0:
             return []
         rows = sql.fetch_all(
-            conn, _SELECT + where + _PAGE_FROM_END, limit=limit, offset=from_end, **params
+            conn, select + where + _PAGE_FROM_END, limit=limit, offset=from_end, **params
         )
-        return [_row(values) for values in reversed(rows)]
-    rows = sql.fetch_all(conn, _SELECT + where + _PAGE, limit=limit, offset=offset, **params)
-    return [_row(values) for values in rows]
+        return _listed(conn, rows[::-1])
+    rows = sql.fetch_all(conn, select + where + _PAGE, limit=limit, offset=offset, **params)
+    return _listed(conn, rows)
+
+
+def _listed(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[ListedRunner]:
+    runner_labels = labels.of_columns(conn, [values[-1] for values in rows])
+    return [
+        ListedRunner(_row(values[:-1]), found)
+        for values, found in zip(rows, runner_labels, strict=True)
+    ]
 
 
 def one(conn: Connection, scope_id: int, runner_id: int, *, lock: bool = False) -> RunnerRow | None:

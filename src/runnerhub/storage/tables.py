@@ -241,6 +241,8 @@ runner_labels = Table(
     Column("label_id", Id, ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True),
     Column("type", String(16), nullable=False),  # read-only | custom
     Index(None, "label_id"),  # ON DELETE CASCADE from labels scans without it
+    # Runner lists read links and types from this index alone (migration 0011).
+    Index(None, "runner_id", "label_id", "type"),
 )
 
 runner_tokens = Table(
