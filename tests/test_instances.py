@@ -532,9 +532,10 @@ def test_the_rate_limit_is_spent_across_instances(tmp_path: Path) -> None:
             world = World(db)
             admin = world.user()
             headers = auth(world.token(admin, scopes=["read:org"]))
-            answers = []
+            answers, times = [], []
             for _ in range(3 * limit):
                 answers.append(httpx.get(f"{instances.url}/user", headers=headers, timeout=30))
+                times.append(time.monotonic())
                 time.sleep(0.02)
         finally:
             instances.stop()
@@ -542,7 +543,11 @@ def test_the_rate_limit_is_spent_across_instances(tmp_path: Path) -> None:
     ok = sum(1 for a in answers if a.status_code == 200)
     refused = [a for a in answers if a.status_code in (403, 429)]
     assert ok + len(refused) == len(answers)
-    # Each instance's view is at most one sync (1 s) old: a small overspend is documented.
-    assert limit <= ok <= limit + 10, ok
+    # Each instance's view is at most one sync (1 s) old: the documented overspend is what
+    # the others let through meanwhile. Bound it by what was sent in the two seconds before
+    # the first refusal (a sync a little late on a loaded machine), far below 180.
+    first = next(t for t, a in zip(times, answers, strict=True) if a.status_code != 200)
+    meanwhile = sum(1 for t in times if first - 2 <= t < first)
+    assert limit <= ok <= limit + meanwhile, (ok, meanwhile)
     assert refused
     assert refused[-1].headers["x-ratelimit-remaining"] == "0"

@@ -131,9 +131,11 @@ def lock_round(conn: Connection, sweep: int, *, wait: bool = False) -> bool:
     unless `wait`). SQLite has one server process: always True."""
     if conn.dialect.name != "postgresql":
         return True
-    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    params = {"space": SWEEP_LOCK, "key": sweep}
+    if wait:  # returns void: waited for, so held
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(space)s, %(key)s)", params)
+        return True
     found = conn.exec_driver_sql(
-        f"SELECT {function}(%(space)s, %(key)s) IS NOT FALSE",
-        {"space": SWEEP_LOCK, "key": sweep},
+        "SELECT pg_try_advisory_xact_lock(%(space)s, %(key)s)", params
     ).scalar()
     return bool(found)

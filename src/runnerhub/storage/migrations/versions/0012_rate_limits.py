@@ -4,8 +4,8 @@ With several server instances on one PostgreSQL, each counts its callers' reques
 and adds its counts to this table every second, reading back everyone's totals. A single
 SQLite server keeps its counts in memory only; the table stays empty there.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -4,16 +4,16 @@ Runner lists read every runner's label ids and types on every request. The prima
 (runner_id, label_id) leaves the type in the table, one more lookup per label; an index that
 holds the type as well answers the read alone.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
