@@ -11,6 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runnerhub.agent import files
+from runnerhub.agent.client import Client, server_root
+from runnerhub.runner_config import RunnerFiles
+
 AGENT = [sys.executable, "-m", "runnerhub.agent.cli"]
 ENV = {**os.environ, "RUNNERHUB_AGENT_MAX_BACKOFF": "1"}
 
@@ -62,12 +66,18 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def go_online(directory: Path) -> tuple[RunnerFiles, Client, str, str]:
+    """The agent's first steps, by hand, for the runner configured in `directory`: its files,
+    a client of its server, an access token (signed with its key) and a new session."""
+    local = files.read(directory)
+    client = Client(server_root(local.github_url))
+    token = client.access_token(local.authorization_url, local.client_id, local.key)
+    return local, client, token, client.create_session(local.server_url, token)
+
+
 def access_token(directory: Path) -> str:
     """A runner access token for the runner configured in `directory`, got as its agent
     would get one (signing with its key)."""
-    from runnerhub.agent import files
-    from runnerhub.agent.client import Client, server_root
-
     local = files.read(directory)
     client = Client(server_root(local.github_url))
     try:

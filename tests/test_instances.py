@@ -33,13 +33,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from runnerhub.agent import files
-from runnerhub.agent.client import Client, server_root
 from runnerhub.agent.errors import AgentError
 from runnerhub.balancer import Instances, haproxy, start_instances
 from runnerhub.settings import normalize_database_url
 from runnerhub.storage.database import Database
-from tests.agents import RunningAgent, configure, start_agent, wait_for
+from tests.agents import RunningAgent, configure, go_online, start_agent, wait_for
 from tests.factories import World
 from tests.helpers import auth
 from tests.receiver import Received, Receiver
@@ -152,12 +150,7 @@ class Poller:
         token = httpx.post(f"{base}{self.api}/registration-token", headers=self.headers).json()
         done = configure(directory, f"{base}/{self.org}", token["token"], "--name", "w")
         assert done.returncode == 0, done.stderr
-        self.local = files.read(directory)
-        self.client = Client(server_root(self.local.github_url))
-        self.token = self.client.access_token(
-            self.local.authorization_url, self.local.client_id, self.local.key
-        )
-        self.session = self.client.create_session(self.local.server_url, self.token)
+        self.local, self.client, self.token, self.session = go_online(directory)
         self.pool = ThreadPoolExecutor(1)
 
     def poll(self) -> tuple[Future[tuple[float, dict[str, Any] | None]], str]:

@@ -23,13 +23,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from runnerhub.agent import files
-from runnerhub.agent.client import Client, server_root
 from runnerhub.agent.errors import AgentError
 from runnerhub.storage import notify
 from runnerhub.storage import runners as runner_rows
 from runnerhub.storage.database import Database
-from tests.agents import configure
+from tests.agents import configure, go_online
 from tests.factories import World
 from tests.helpers import auth
 from tests.server import ServerProcess, start_server
@@ -83,13 +81,8 @@ class Poller:
         ).json()["token"]
         done = configure(directory, f"{server.url}/{self.org}", token, "--name", "w")
         assert done.returncode == 0, done.stderr
-        self.local = files.read(directory)
+        self.local, self.client, self.access, self.session = go_online(directory)
         self.runner_id = self.local.agent_id
-        self.client = Client(server_root(self.local.github_url))
-        self.access = self.client.access_token(
-            self.local.authorization_url, self.local.client_id, self.local.key
-        )
-        self.session = self.client.create_session(self.local.server_url, self.access)
         self.pool = ThreadPoolExecutor(1)
 
     def poll(self) -> Future[tuple[float, dict[str, Any] | None]]:
@@ -436,13 +429,8 @@ def _joining(first: Poller, server: ServerProcess, directory: Path) -> Poller:
     ).json()["token"]
     done = configure(directory, f"{server.url}/{first.org}", token, "--name", directory.name)
     assert done.returncode == 0, done.stderr
-    made.local = files.read(directory)
+    made.local, made.client, made.access, made.session = go_online(directory)
     made.runner_id = made.local.agent_id
-    made.client = Client(server_root(made.local.github_url))
-    made.access = made.client.access_token(
-        made.local.authorization_url, made.local.client_id, made.local.key
-    )
-    made.session = made.client.create_session(made.local.server_url, made.access)
     made.pool = ThreadPoolExecutor(1)
     return made
 

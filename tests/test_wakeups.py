@@ -12,11 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runnerhub.agent import files
-from runnerhub.agent.client import Client, server_root
 from runnerhub.agent.errors import AgentError
 from runnerhub.storage.database import Database
-from tests.agents import configure, start_agent, wait_for
+from tests.agents import configure, go_online, start_agent, wait_for
 from tests.factories import World
 from tests.helpers import auth
 from tests.server import ServerProcess, start_server
@@ -42,12 +40,7 @@ class Poller:
         token = httpx.post(f"{self.api}/registration-token", headers=self.headers).json()
         done = configure(directory, f"{server.url}/{self.org}", token["token"], "--name", "w")
         assert done.returncode == 0, done.stderr
-        self.local = files.read(directory)
-        self.client = Client(server_root(self.local.github_url))
-        self.token = self.client.access_token(
-            self.local.authorization_url, self.local.client_id, self.local.key
-        )
-        self.session = self.client.create_session(self.local.server_url, self.token)
+        self.local, self.client, self.token, self.session = go_online(directory)
         self.pool = ThreadPoolExecutor(1)
 
     def poll(self) -> Future[float]:

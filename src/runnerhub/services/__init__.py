@@ -3,7 +3,8 @@ and `stop`, started and stopped together by the app's lifespan (see `Services`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 
@@ -26,3 +27,16 @@ class Services:
     async def stop(self) -> None:
         for service in reversed(self.services):
             await service.stop()
+
+
+def call_on(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Run `callback` on `loop`: now, when called on it; soon, from another thread (a commit
+    of the CLI or of a worker thread)."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        callback()
+    else:
+        loop.call_soon_threadsafe(callback)

@@ -26,6 +26,7 @@ from runnerhub.domain import hook_delivery
 from runnerhub.domain.events import HookDeliveryQueued
 from runnerhub.domain.hook_delivery import Attempt, Sent, Taken
 from runnerhub.errors import NotFound
+from runnerhub.services import call_on
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
 from runnerhub.storage.unit_of_work import UnitOfWork
@@ -71,16 +72,8 @@ class HookDeliverer:
     # -- the seam: commits that queued a delivery wake the deliverer
 
     def committed(self, events: Sequence[object]) -> None:
-        if self._loop is None or not any(isinstance(e, HookDeliveryQueued) for e in events):
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            self._wake.set()
-        else:  # a commit on another thread (the CLI, a worker thread)
-            self._loop.call_soon_threadsafe(self._wake.set)
+        if self._loop is not None and any(isinstance(e, HookDeliveryQueued) for e in events):
+            call_on(self._loop, self._wake.set)
 
     def wake(self) -> None:
         if self._loop is not None:

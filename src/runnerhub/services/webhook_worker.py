@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from runnerhub import clock
 from runnerhub.domain.events import HookDeliveryQueued
+from runnerhub.services import call_on
 from runnerhub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,17 +52,8 @@ class WebhookWorker:
             self.wake()
 
     def wake(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._poke()
-        else:  # a commit on another thread (the CLI, a worker thread)
-            loop.call_soon_threadsafe(self._poke)
+        if self._loop is not None:
+            call_on(self._loop, self._poke)
 
     def _poke(self) -> None:
         if not self._poked and self._loop is not None:
