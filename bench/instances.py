@@ -33,14 +33,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench import agents, jobs
-from bench.jobs import Dispatcher, Worker, quantile
+from bench.jobs import Worker, quantile
 from bench.load import wrk
 from bench.seed import seed_org
 from runnerhub.balancer import Instances, start_instances
@@ -64,54 +63,8 @@ def latency(db: Database, instances: Instances, org: str, count: int) -> dict[st
     jobs.put_workflow(instances.url, token, full_name, "noop.yml", jobs.NOOP)
     registration = jobs.registration_token(instances.url, token, org)
 
-    async def drive() -> dict[str, Any]:
-        fleet = await jobs.fleet_up(instances.url, org, registration, 10)
-        worker = Worker(fleet)
-        waiting: dict[str, asyncio.Future[float]] = {}
-
-        def got(job_id: int, moment: float) -> None:
-            if "start" in waiting and not waiting["start"].done():
-                waiting["start"].set_result(moment)
-
-        def done(job_id: int, moment: float) -> None:
-            if "done" in waiting and not waiting["done"].done():
-                waiting["done"].set_result(moment)
-
-        worker.on_delivered, worker.on_done = got, done
-        tasks = await worker.start()
-        dispatcher = Dispatcher(instances.url, token, full_name, "noop.yml")
-        loop = asyncio.get_running_loop()
-        latencies: list[float] = []
-        bad: Counter[str] = Counter()
-        try:
-            for _ in range(count):
-                waiting["start"], waiting["done"] = loop.create_future(), loop.create_future()
-                sent = time.perf_counter()
-                status = await dispatcher.dispatch()
-                if status != 204:
-                    bad[f"dispatch answered {status}"] += 1
-                    continue
-                try:
-                    started = await asyncio.wait_for(waiting["start"], 10)
-                    await asyncio.wait_for(waiting["done"], 10)
-                except TimeoutError:
-                    bad["no agent took the job within 10 s"] += 1
-                    continue
-                latencies.append((started - sent) * 1000)
-                await asyncio.sleep(0.02)  # the agent's next poll is held again
-        finally:
-            dispatcher.conn.close()
-            await worker.stop(tasks)
-        return {
-            "dispatches": count, "started": len(latencies),
-            "p50_ms": quantile(latencies, 50), "p99_ms": quantile(latencies, 99),
-            "max_ms": max(latencies, default=float("nan")),
-            "failures": sum(bad.values()) + sum(worker.failures.values()),
-            "failure_kinds": {**bad, **worker.failures},
-            "delivered_twice": sum(1 for n in worker.delivered.values() if n > 1),
-        }  # fmt: skip
-
-    return jobs.on_load_core(drive())  # type: ignore[no-any-return]
+    drive = jobs.dispatch_latency(instances.url, token, org, full_name, registration, 10, count)
+    return jobs.on_load_core(drive)  # type: ignore[no-any-return]
 
 
 def long_polls(url: str) -> int:

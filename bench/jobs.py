@@ -254,63 +254,67 @@ def bench_latency(
     try:
         put_workflow(server.url, token, full_name, "noop.yml", NOOP)
         registration = registration_token(server.url, token, org)
-
-        async def drive() -> dict[str, Any]:
-            fleet = await fleet_up(server.url, org, registration, agent_count)
-            worker = Worker(fleet)
-            delivered: dict[int, float] = {}
-            waiting: dict[str, asyncio.Future[float]] = {}
-
-            def got(job_id: int, moment: float) -> None:
-                delivered[job_id] = moment
-                if "start" in waiting and not waiting["start"].done():
-                    waiting["start"].set_result(moment)
-
-            def done(job_id: int, moment: float) -> None:
-                if "done" in waiting and not waiting["done"].done():
-                    waiting["done"].set_result(moment)
-
-            worker.on_delivered, worker.on_done = got, done
-            tasks = await worker.start()
-            dispatcher = Dispatcher(server.url, token, full_name, "noop.yml")
-            loop = asyncio.get_running_loop()
-            latencies, dispatch_ms, bad = [], [], Counter[str]()
-            try:
-                for _ in range(count):
-                    waiting["start"], waiting["done"] = loop.create_future(), loop.create_future()
-                    sent = time.perf_counter()
-                    status = await dispatcher.dispatch()
-                    dispatch_ms.append((time.perf_counter() - sent) * 1000)
-                    if status != 204:
-                        bad[f"dispatch answered {status}"] += 1
-                        continue
-                    try:
-                        started = await asyncio.wait_for(waiting["start"], 10)
-                        await asyncio.wait_for(waiting["done"], 10)
-                    except TimeoutError:
-                        bad["no agent took the job within 10 s"] += 1
-                        continue
-                    latencies.append((started - sent) * 1000)
-                    await asyncio.sleep(0.02)  # the agent's next poll is held again
-            finally:
-                dispatcher.conn.close()
-                await worker.stop(tasks)
-            return {
-                "agents": agent_count,
-                "dispatches": count,
-                "started": len(latencies),
-                "p50_ms": quantile(latencies, 50),
-                "p99_ms": quantile(latencies, 99),
-                "max_ms": max(latencies, default=float("nan")),
-                "dispatch_response_p50_ms": quantile(dispatch_ms, 50),
-                "failures": sum(bad.values()) + sum(worker.failures.values()),
-                "failure_kinds": {**bad, **worker.failures},
-                "doubled": sum(1 for n in worker.delivered.values() if n > 1),
-            }
-
-        return on_load_core(drive())  # type: ignore[no-any-return]
+        drive = dispatch_latency(server.url, token, org, full_name, registration, agent_count,
+                                 count)  # fmt: skip
+        return {"agents": agent_count, **on_load_core(drive)}
     finally:
         server.stop()
+
+
+async def dispatch_latency(
+    url: str, token: str, org: str, full_name: str, registration: str, agent_count: int,
+    count: int,
+) -> dict[str, Any]:  # fmt: skip
+    """`count` dispatches of the no-op workflow, one at a time, to `agent_count` simulated
+    agents at `url`: from each dispatch's request to its job's start."""
+    fleet = await fleet_up(url, org, registration, agent_count)
+    worker = Worker(fleet)
+    waiting: dict[str, asyncio.Future[float]] = {}
+
+    def got(job_id: int, moment: float) -> None:
+        if "start" in waiting and not waiting["start"].done():
+            waiting["start"].set_result(moment)
+
+    def done(job_id: int, moment: float) -> None:
+        if "done" in waiting and not waiting["done"].done():
+            waiting["done"].set_result(moment)
+
+    worker.on_delivered, worker.on_done = got, done
+    tasks = await worker.start()
+    dispatcher = Dispatcher(url, token, full_name, "noop.yml")
+    loop = asyncio.get_running_loop()
+    latencies, dispatch_ms, bad = [], [], Counter[str]()
+    try:
+        for _ in range(count):
+            waiting["start"], waiting["done"] = loop.create_future(), loop.create_future()
+            sent = time.perf_counter()
+            status = await dispatcher.dispatch()
+            dispatch_ms.append((time.perf_counter() - sent) * 1000)
+            if status != 204:
+                bad[f"dispatch answered {status}"] += 1
+                continue
+            try:
+                started = await asyncio.wait_for(waiting["start"], 10)
+                await asyncio.wait_for(waiting["done"], 10)
+            except TimeoutError:
+                bad["no agent took the job within 10 s"] += 1
+                continue
+            latencies.append((started - sent) * 1000)
+            await asyncio.sleep(0.02)  # the agent's next poll is held again
+    finally:
+        dispatcher.conn.close()
+        await worker.stop(tasks)
+    return {
+        "dispatches": count,
+        "started": len(latencies),
+        "p50_ms": quantile(latencies, 50),
+        "p99_ms": quantile(latencies, 99),
+        "max_ms": max(latencies, default=float("nan")),
+        "dispatch_response_p50_ms": quantile(dispatch_ms, 50),
+        "failures": sum(bad.values()) + sum(worker.failures.values()),
+        "failure_kinds": {**bad, **worker.failures},
+        "doubled": sum(1 for n in worker.delivered.values() if n > 1),
+    }
 
 
 # -- 2. throughput
