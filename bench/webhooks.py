@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from bench import load, seed
+from bench import load, seed, servers
 from runnerhub import testing
 
 WORKFLOW = """name: bench
@@ -121,6 +122,11 @@ class Arrivals:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self._stop = server
 
+    def arrived(self) -> tuple[int, float]:
+        """How many have arrived, and when the last did."""
+        with self.lock:
+            return self.count, self.last
+
     def shutdown(self) -> None:
         if isinstance(self._stop, ThreadingHTTPServer):
             self._stop.shutdown()
@@ -149,8 +155,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(
     rounds: int, workdir: Path, database_url: str | None, bursts: int, backlog: int = 0,
-    read_seconds: int = 0, fast: bool = True,
+    read_seconds: int = 0, fast: bool = True, beside: tuple[int, int, int, str] = (0, 0, 0, ""),
 ) -> dict[str, Any]:  # fmt: skip
+    """`beside`: (rounds, backlog, seconds, the worker's core) of the read against the ceiling while a backlog
+    drains (_beside_ceiling); no rounds, none."""
     arrivals = Arrivals(fast=fast)
     settings = {"testing": "true", "rate_limit_per_hour": "1000000"}
     if database_url:
@@ -173,6 +181,10 @@ def measure(
         if backlog:
             results["drain"] = _drain(hub, site, arrivals, database_url, workdir, backlog,
                                       read_seconds)  # fmt: skip
+        if beside[0]:
+            rounds_, matrices, seconds, cpu = beside
+            results["beside_ceiling"] = _beside_ceiling(hub, site, arrivals, workdir, matrices,
+                                                        seconds, rounds_, cpu)  # fmt: skip
         return results
     finally:
         hub.stop()
@@ -193,52 +205,32 @@ def _drain(
     token = seed.seed_org(hub.db, "reads", 30)
     read = "/orgs/reads/actions/runners?per_page=30"
 
-    def serve(delivery: bool) -> None:
-        hub.server = testing.start_server(
-            url, workdir, webhook_delivery=str(delivery).lower(),
-            rate_limit_per_hour="1000000000", runner_key_pool_size="0",
-        )  # fmt: skip
+    def serve() -> None:
+        hub.server = testing.start_server(url, workdir, webhook_delivery="true",
+                                          rate_limit_per_hour="1000000000",
+                                          runner_key_pool_size="0")  # fmt: skip
 
-    def queue() -> int:
-        serve(delivery=False)
-        with site.api() as api:
-            for _ in range(backlog):
-                api.post(f"/repos/{site.repo}/actions/workflows/matrix.yml/dispatches",
-                         json={"ref": "main"}).raise_for_status()  # fmt: skip
-        hub.server.stop()
-        with arrivals.lock:
-            return arrivals.count + backlog * 101
-
-    def arrived() -> tuple[int, float]:
-        with arrivals.lock:
-            return arrivals.count, arrivals.last
-
-    def wait(count: int) -> None:
-        deadline = time.monotonic() + 600
-        while arrived()[0] < count and time.monotonic() < deadline:
-            time.sleep(0.005)
-
-    wanted = queue()
-    first = arrived()[0] + 1
-    serve(delivery=True)
-    wait(first)
-    count, started = arrived()
-    wait(wanted)
-    got, last = arrived()
+    wanted = _queue(hub, site, arrivals, url, workdir, backlog)
+    first = arrivals.arrived()[0] + 1
+    serve()
+    _wait_for(arrivals, first)
+    count, started = arrivals.arrived()
+    _wait_for(arrivals, wanted)
+    got, last = arrivals.arrived()
     result: dict[str, Any] = {
         "events": got - count, "seconds": round(last - started, 3),
         "events_per_second": round((got - count) / (last - started), 1),
     }  # fmt: skip
     hub.server.stop()
     if read_seconds:
-        wanted = queue()
-        serve(delivery=True)
-        wait(arrived()[0] + 1)
-        count, began = arrived()
+        wanted = _queue(hub, site, arrivals, url, workdir, backlog)
+        serve()
+        _wait_for(arrivals, arrivals.arrived()[0] + 1)
+        count, began = arrivals.arrived()
         during = load.wrk(hub.url, read, token, seconds=read_seconds)
-        delivered, ended = arrived()
+        delivered, ended = arrivals.arrived()
         left = wanted - delivered
-        wait(wanted)
+        _wait_for(arrivals, wanted)
         after = load.wrk(hub.url, read, token, seconds=read_seconds)
         result.update({
             "read_during": asdict(during), "read_after": asdict(after),
@@ -248,6 +240,116 @@ def _drain(
             "backlog_left_when_read_ended": left,
         })  # fmt: skip
     return result
+
+
+def _beside_ceiling(
+    hub: testing.Runnerhub, site: testing.Site, arrivals: Arrivals, workdir: Path,
+    backlog: int, seconds: int, rounds: int, worker_cpu: str = servers.LOAD_CPU,
+) -> dict[str, Any]:  # fmt: skip
+    """The read endpoint against the ceiling (#8's comparison: bench/ceiling.py on the same
+    database) while the webhook worker delivers to one hook at full speed, in interleaved
+    rounds. Each round: the ceiling alone; then a backlog of `backlog` 100-job matrices is
+    queued with delivery off, a server that delivers is started, and wrk reads while the
+    backlog drains (the drain must outlast the read: `backlog_left` says by how much); then,
+    the backlog gone, wrk reads that server alone. Both servers are pinned to one core as in
+    bench/run.py; the receiver and wrk share the other, and the webhook worker runs on
+    `worker_cpu` (the other core by default; the server's own: one core for all of
+    runnerhub)."""
+    sqlite_path = workdir / "runnerhub.db"
+    url = f"sqlite:///{sqlite_path}"
+    hub.server.stop()
+    token = seed.seed_org(hub.db, "beside", 30)  # an organization of its own: not _drain's
+    read = "/orgs/beside/actions/runners?per_page=30"
+    os.sched_setaffinity(0, {int(servers.LOAD_CPU)})  # the receiver's thread
+    ceiling = servers.ceiling(sqlite_path, workdir / "ceiling.log")
+    runs: dict[str, list[load.Run]] = {"ceiling": [], "during": [], "alone": []}
+    drains: list[dict[str, float]] = []
+    try:
+        for round_ in range(rounds):
+            load.wrk(ceiling.url, read, token, seconds=2)  # warm-up, discarded
+            runs["ceiling"].append(load.wrk(ceiling.url, read, token, seconds=seconds))
+            wanted = _queue(hub, site, arrivals, url, workdir, backlog)
+            server = servers.runnerhub(url, workdir / f"beside-{round_}.log",
+                                       webhook_delivery="true", runner_key_pool_size="0")  # fmt: skip
+            try:
+                worker = _worker_of(server.pid)
+                os.sched_setaffinity(worker, {int(worker_cpu)})
+                _wait_for(arrivals, arrivals.arrived()[0] + 1)
+                load.wrk(server.url, read, token, seconds=1)  # warm-up, discarded
+                (count, began), cpu = arrivals.arrived(), _cpu_seconds(worker)
+                runs["during"].append(load.wrk(server.url, read, token, seconds=seconds))
+                (delivered, ended), used = arrivals.arrived(), _cpu_seconds(worker) - cpu
+                _wait_for(arrivals, wanted)
+                load.wrk(server.url, read, token, seconds=2)  # warm-up, discarded
+                runs["alone"].append(load.wrk(server.url, read, token, seconds=seconds))
+            finally:
+                server.stop()
+            drains.append({
+                "events_per_second": round((delivered - count) / (ended - began), 1),
+                "backlog_left": wanted - delivered,
+                "worker_cpu_ms_per_event": round(used * 1000 / max(1, delivered - count), 3),
+            })  # fmt: skip
+    finally:
+        ceiling.stop()
+    result: dict[str, Any] = {name: _median(r) for name, r in runs.items()}
+    for name in ("during", "alone"):
+        result[f"{name}/ceiling"] = _ratio(runs[name], runs["ceiling"], "rps")
+        result[f"{name}_p99/ceiling_p99"] = _ratio(runs[name], runs["ceiling"], "p99_ms")
+    result["drains"] = drains
+    result["events_per_second"] = float(statistics.median(d["events_per_second"] for d in drains))
+    return result
+
+
+def _queue(hub: testing.Runnerhub, site: testing.Site, arrivals: Arrivals, url: str,
+           workdir: Path, backlog: int) -> int:  # fmt: skip
+    """`backlog` matrices dispatched through a server that does not deliver: the arrival
+    count once all their events are delivered."""
+    hub.server = testing.start_server(url, workdir, webhook_delivery="false",
+                                      rate_limit_per_hour="1000000000",
+                                      runner_key_pool_size="0")  # fmt: skip
+    try:
+        with site.api() as api:
+            for _ in range(backlog):
+                api.post(f"/repos/{site.repo}/actions/workflows/matrix.yml/dispatches",
+                         json={"ref": "main"}).raise_for_status()  # fmt: skip
+    finally:
+        hub.server.stop()
+    return arrivals.arrived()[0] + backlog * 101
+
+
+def _wait_for(arrivals: Arrivals, count: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while arrivals.arrived()[0] < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _worker_of(server_pid: int, timeout: float = 30) -> int:
+    """The pid of the server's webhook worker (its one child process), once it has started."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = children.read_text().split()
+        if pids:
+            return int(pids[0])
+        time.sleep(0.05)
+    raise RuntimeError("the webhook worker did not start")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _median(runs: list[load.Run]) -> dict[str, float]:
+    return {key: round(statistics.median(getattr(r, key) for r in runs), 2)
+            for key in ("rps", "p50_ms", "p99_ms")}  # fmt: skip
+
+
+def _ratio(a: list[load.Run], b: list[load.Run], key: str) -> float:
+    """The median of the rounds' ratios (each round's taken side by side)."""
+    return round(statistics.median(getattr(x, key) / getattr(y, key)
+                                   for x, y in zip(a, b, strict=True)), 2)  # fmt: skip
 
 
 def _rounds(api: httpx.Client, repo: str, arrivals: Arrivals, rounds: int) -> dict[str, Any]:
@@ -328,13 +430,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="wrk on the read endpoint during the drain and after it; 0: none")
     parser.add_argument("--threaded-receiver", action="store_true",
                         help="the standard library's threaded receiver, not aiohttp's")
+    parser.add_argument("--beside-ceiling", type=int, default=0, metavar="ROUNDS",
+                        help="rounds of the read against the ceiling while a backlog drains")
+    parser.add_argument("--beside-backlog", type=int, default=250,
+                        help="100-job matrices queued for each of those rounds")
+    parser.add_argument("--beside-seconds", type=int, default=8, help="wrk's run in them")
+    parser.add_argument("--worker-on-server-core", action="store_true",
+                        help="in those rounds, the webhook worker shares the server's core")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as directory:
         results = measure(args.rounds, Path(directory), args.database_url, args.bursts,
-                          args.backlog, args.read_seconds, fast=not args.threaded_receiver)  # fmt: skip
+                          args.backlog, args.read_seconds, fast=not args.threaded_receiver,
+                          beside=(args.beside_ceiling, args.beside_backlog,
+                                  args.beside_seconds,
+                                  servers.SERVER_CPU if args.worker_on_server_core
+                                  else servers.LOAD_CPU))  # fmt: skip
     sustained = results.pop("sustained", None)
     drain = results.pop("drain", None)
+    beside = results.pop("beside_ceiling", None)
     print("| event | n | p50 ms | p99 ms | max ms | p50 from request | p99 from request |")
     print("|---|---|---|---|---|---|---|")
     for name, row in results.items():
@@ -358,10 +472,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"(deliveries meanwhile: {drain['events_per_second_during_read']} events/s; "
                   f"{drain['backlog_left_when_read_ended']} were left when the read ended)")
         results["drain"] = drain
+    if beside:
+        print(f"\n| read, {args.beside_ceiling} interleaved rounds (medians) | req/s | p50 ms "
+              "| p99 ms | req/s / ceiling | p99 / ceiling |")
+        print("|---|---|---|---|---|---|")
+        for name, label in (("ceiling", "ceiling"), ("alone", "runnerhub"),
+                            ("during", "runnerhub, delivering")):  # fmt: skip
+            row = beside[name]
+            ratios = ("1", "1") if name == "ceiling" else (
+                beside[f"{name}/ceiling"], beside[f"{name}_p99/ceiling_p99"])  # fmt: skip
+            print(f"| {label} | {row['rps']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
+                  f"| {ratios[0]} | {ratios[1]} |")
+        print("(deliveries during the read: " + ", ".join(
+            f"{d['events_per_second']} events/s, {d['backlog_left']} left, "
+            f"{d['worker_cpu_ms_per_event']} ms worker CPU per event" for d in beside["drains"])
+            + ")")  # fmt: skip
+        results["beside_ceiling"] = beside
     if args.out:
         database = "postgresql" if args.database_url else "sqlite"
         receiver = "threaded" if args.threaded_receiver else "aiohttp"
+        worker = "server's core" if args.worker_on_server_core else "load core"
         args.out.write_text(json.dumps({"database": database, "receiver": receiver,
+                                        "worker_core_beside_ceiling": worker,
                                         "results": results}, indent=2))  # fmt: skip
     return 0
 
