@@ -19,6 +19,8 @@ from runnerhub.auth.permissions import (
     ACTIONS_WRITE,
     CONTENTS_READ,
     CONTENTS_WRITE,
+    DEPLOYMENT_REVIEWS,
+    ENVIRONMENTS_WRITE,
     HOOKS_READ,
     HOOKS_WRITE,
     PUBLIC,
@@ -43,6 +45,10 @@ def _expected_permission(op: Operation) -> Permission:
     """Runner routes need runner administration; workflow files the contents permission;
     workflows, runs and jobs the actions permission. Reads read, everything else writes."""
     read = op.method == "GET"
+    if "/environments" in op.path:
+        return ACTIONS_READ if read else ENVIRONMENTS_WRITE
+    if "/pending_deployments" in op.path:
+        return ACTIONS_READ if read else DEPLOYMENT_REVIEWS
     if "/hooks" in op.path:
         return HOOKS_READ if read else HOOKS_WRITE
     if "/actions/runner-groups" in op.path:
@@ -62,7 +68,10 @@ def test_every_route_declares_a_permission() -> None:
     assert len(groups) == 27  # 13 per scope, and the organization's hosted-runners list
     hooks = [op for op in scoped if "/hooks" in op.path]
     assert len(hooks) == 23  # 12 for repositories, 11 for organizations (no test-push)
-    assert len([op for op in scoped if "/actions/runner" not in op.path]) == 23 + len(hooks)
+    environments = [op for op in scoped if "/environments" in op.path]
+    assert len(environments) == 4
+    others = 23 + len(hooks) + len(environments) + 2  # and the two pending-deployments ops
+    assert len([op for op in scoped if "/actions/runner" not in op.path]) == others
     for op in operations:
         assert isinstance(op.permission, Permission), op.operation_id
         if op.scope_kind is not None:
@@ -113,7 +122,8 @@ REST = [
 ]
 # GitHub's, but left out of the filtered descriptions in shared/spec; test_contract checks
 # their bodies against the fields GitHub's schema requires.
-UNFILTERED = {"meta/root"}
+UNFILTERED = {"meta/root", "repos/get-all-environments", "repos/get-environment",
+              "repos/create-or-update-environment", "repos/delete-an-environment"}  # fmt: skip
 # api.github.com's only: GHES's description has no GitHub-hosted runners.
 NOT_IN_GHES = {"actions/list-github-hosted-runners-in-group-for-org"}
 

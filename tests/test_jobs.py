@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from runnerhub.domain import contents, run_history, runs
+from runnerhub.domain import environments as environment_rules
 from runnerhub.domain import jobs as job_rules
 from runnerhub.domain import labels as label_rules
 from runnerhub.domain.scopes import Scope
@@ -444,3 +445,29 @@ def test_cancelling_a_running_job_tells_its_agent_once(fleet: Fleet) -> None:
     assert fleet.take(runner) is None  # once; the agent ends the job
     fleet.finish(runner, job.id, "cancelled")
     assert fleet.run(run_id).conclusion == "cancelled"
+
+
+def test_a_job_waiting_for_its_environment_goes_to_a_runner_once_approved(fleet: Fleet) -> None:
+    runner = fleet.runner(fleet.repo)
+    now = datetime.now(UTC)
+
+    def protect(uow: UnitOfWork) -> int:
+        reviewers = [("User", fleet.origin.actor_id)]
+        change = environment_rules.EnvironmentChange(reviewers=reviewers)
+        return environment_rules.put_environment(uow, fleet.repo, "prod", change, now).id
+
+    environment_id = fleet.db.transact(protect)
+    run_id = fleet.push(workflow(
+        "  deploy:\n    runs-on: [self-hosted, linux]\n    environment: prod\n"
+        "    steps:\n      - run: x\n"
+    ))  # fmt: skip
+    job = fleet.jobs(run_id)["deploy"]
+    assert (job.status, job.runner_id) == ("waiting", None)  # the idle runner is not given it
+    assert fleet.take(runner) is None
+    fleet.db.transact(lambda uow: environment_rules.review(
+        uow, fleet.repo, run_id, [environment_id], "approved", "", fleet.origin.actor_id, now,
+    ))  # fmt: skip
+    job = fleet.jobs(run_id)["deploy"]
+    assert (job.status, job.runner_id) == ("in_progress", runner)  # routed at once
+    fleet.finish(runner, job.id)
+    assert fleet.run(run_id).conclusion == "success"

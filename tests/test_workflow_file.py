@@ -389,6 +389,18 @@ def test_full_job() -> None:
     assert job.fail_fast is False
     assert job.max_parallel == 2
     assert job.outputs == {"version": "${{ steps.v.outputs.version }}"}
+    assert job.environment == "production"
+
+
+def test_an_environment_is_a_name_or_a_name_and_url() -> None:
+    def job(environment: str) -> Any:
+        return single_job(f"runs-on: x\nenvironment: {environment}\nsteps: [{{run: x}}]\n")
+
+    assert job("{name: staging, url: 'https://example.test'}").environment == "staging"
+    assert job("${{ inputs.target }}").environment == "${{ inputs.target }}"
+    for refused in ("{url: 'https://example.test'}", "{name: staging, colour: red}", "[a, b]"):
+        with pytest.raises(WorkflowError):
+            job(refused)
 
 
 def test_expressions_in_strategy_are_kept() -> None:

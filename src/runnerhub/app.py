@@ -17,6 +17,7 @@ from runnerhub.api import accounts as account_endpoints
 from runnerhub.api import (
     actions,
     agent_protocol,
+    environments,
     graphql,
     observability,
     openapi,
@@ -62,7 +63,8 @@ register_url_convertor("id", IdConvertor())
 
 def all_operations() -> list[Operation]:
     operations = [op for mount in SCOPE_MOUNTS for op in runner_operations(mount)]
-    operations += list(actions.OPERATIONS) + all_runner_group_operations()
+    operations += list(actions.OPERATIONS) + list(environments.OPERATIONS)
+    operations += all_runner_group_operations()
     operations += list(account_endpoints.OPERATIONS) + list(agent_protocol.OPERATIONS)
     operations += all_hook_operations()
     operations += list(graphql.OPERATIONS) + list(observability.OPERATIONS)

@@ -58,7 +58,8 @@ class _FleetCollector(Collector):
 
         jobs = GaugeMetricFamily(
             "runnerhub_jobs",
-            "Jobs not yet completed: pending (waiting for needs), queued, in_progress.",
+            "Jobs not yet completed: pending (waiting for needs), waiting (for an environment), "
+            "queued, in_progress.",
             labels=["status"],
         )
         oldest = GaugeMetricFamily(

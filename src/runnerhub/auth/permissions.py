@@ -123,6 +123,17 @@ ACTIONS_READ = Permission("actions:read", Access.SCOPE, Level.READ, ACTIONS, "re
 ACTIONS_WRITE = Permission("actions:write", Access.SCOPE, Level.WRITE, ACTIONS, "write")
 CONTENTS_READ = Permission("contents:read", Access.SCOPE, Level.READ, CONTENTS, "read", public=True)
 CONTENTS_WRITE = Permission("contents:write", Access.SCOPE, Level.WRITE, CONTENTS, "write")
+# Environments: read as workflows are; created, changed and deleted by repository admins
+# ("Administration" fine-grained). A deployment review needs read access and "Deployments";
+# being a required reviewer is the domain's to check.
+ENVIRONMENTS_WRITE = Permission(
+    "environments:write", Access.SCOPE, Level.WRITE,
+    {ScopeKind.REPOSITORY: Requirement(("repo",), "administration")},
+)  # fmt: skip
+DEPLOYMENT_REVIEWS = Permission(
+    "deployments:write", Access.SCOPE, Level.WRITE,
+    {ScopeKind.REPOSITORY: Requirement(("repo",), "deployments")}, "read",
+)  # fmt: skip
 # Webhooks (GitHub's documented grants: `read:repo_hook` / `write:repo_hook` /
 # `admin:repo_hook` or `repo`, and `admin:org_hook`; fine-grained "Webhooks").
 # `public_repo` is not among them: it grants no webhook access, even to a public repository.

@@ -1,7 +1,8 @@
 """Jobs: from queued to a runner and back, exactly once.
 
 - A job is `pending` while jobs it needs run, then `queued` (its `if:` decides, with their
-  results, whether it runs at all), then `in_progress` once a runner claims it, then
+  results, whether it runs at all; an environment with protection rules makes it `waiting`
+  first: domain/environments.py), then `in_progress` once a runner claims it, then
   `completed`.
 - Routing: a queued job goes to an online, idle runner whose labels hold every `runs-on`
   label (case-insensitively) and whose runner group serves the repository and workflow
@@ -314,7 +315,7 @@ def _retire_if_ephemeral(uow: UnitOfWork, runner_id: int) -> bool:
 
 def request_cancel(uow: UnitOfWork, row: Any, now: datetime, *, advance: bool = True) -> None:
     """Cancel a job: at once if no runner runs it, else by telling its agent."""
-    if row.status in ("pending", "queued"):
+    if row.status in ("pending", "waiting", "queued"):
         finish(uow, row, "cancelled", now, advance=advance)
     elif row.status == "in_progress" and not row.cancel_requested:
         jobs.update_job(uow.conn, row.id, cancel_requested=True)

@@ -49,7 +49,7 @@ def _cancel_waiting(uow: UnitOfWork, run_id: int, attempt: int, now: datetime) -
     """Jobs no runner holds end `cancelled` together, before anything moves the run on
     (which would otherwise skip the dependants of the first one cancelled)."""
     for job in jobs.jobs_of_run(uow.conn, run_id, attempt):
-        if job.status in ("pending", "queued"):
+        if job.status in ("pending", "waiting", "queued"):
             jobs.update_job(uow.conn, job.id, status="completed", conclusion="cancelled",
                             completed_at=now, steps="[]")  # fmt: skip
             hook_events.job_changed(uow, job.id, "completed", now)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from runnerhub import expressions
-from runnerhub.domain import hook_events
+from runnerhub.domain import environments, hook_events
 from runnerhub.domain import jobs as job_rules
 from runnerhub.storage import job_tally, jobs, runs
 from runnerhub.storage.job_tally import KeyCount, Result
@@ -98,7 +98,8 @@ def _decide_key(
 ) -> list[int]:
     conn = uow.conn
     needs = plan["needs"]
-    if not needs and plan["if"] is None:  # nothing to decide: queued as they are
+    if not needs and plan["if"] is None and not plan.get("environment"):
+        # nothing to decide: queued as they are
         plain = job_tally.pending_ids(conn, run_id, attempt, key)
         jobs.set_status(conn, plain, "queued")
         hook_events.jobs_changed(uow, plain, "queued", now)
@@ -110,6 +111,9 @@ def _decide_key(
         if _should_run(message, context):
             message["contexts"]["needs"] = context
             jobs.update_job(conn, job_id, status="queued", message=json.dumps(message))
+            environment = _environment(message)
+            if environment and environments.hold(uow, job_id, run_id, environment, now):
+                continue  # waiting for its environment's rules (domain/environments.py)
             queued.append(job_id)
             hook_events.job_changed(uow, job_id, "queued", now)
         else:
@@ -136,6 +140,17 @@ def _should_run(message: dict[str, Any], needs: dict[str, Any]) -> bool:
         return expressions.condition(plan["if"], contexts, status)
     except expressions.ExpressionError:
         return False
+
+
+def _environment(message: dict[str, Any]) -> str | None:
+    """The environment the job deploys to, its expressions evaluated (an error: none)."""
+    name = message["plan"].get("environment")
+    if not name:
+        return None
+    try:
+        return expressions.interpolate(name, message["contexts"]).strip() or None
+    except expressions.ExpressionError:
+        return None
 
 
 def _needs_context(needs: list[str], results: list[Result]) -> dict[str, Any]:
@@ -201,9 +216,14 @@ def _roll_up(uow: UnitOfWork, run_id: int, attempt: int, tally: Tally, now: date
         runs.update_run(uow.conn, run_id, status="completed", conclusion=conclusion,
                         updated_at=now)  # fmt: skip
         hook_events.run_changed(uow, run_id, "completed", now)
+    elif "waiting" in statuses and "in_progress" not in statuses:
+        if run.status != "waiting":  # as GitHub shows a run held by an environment
+            runs.update_run(uow.conn, run_id, status="waiting", updated_at=now)
     elif statuses & {"in_progress", "completed"} and run.status != "in_progress":
         runs.update_run(uow.conn, run_id, status="in_progress", updated_at=now)
         hook_events.run_changed(uow, run_id, "in_progress", now)
+    elif run.status == "waiting":  # its jobs are queued again: the run is too
+        runs.update_run(uow.conn, run_id, status="queued", updated_at=now)
 
 
 def _conclusion(uow: UnitOfWork, run_id: int, attempt: int) -> str:

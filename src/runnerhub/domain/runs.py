@@ -203,7 +203,7 @@ def _job_row(
         "outputs": job.outputs, "masks": [],
         "plan": {"needs": list(job.needs), "if": job.if_, "error": error,
                  "failFast": strategy["fail-fast"], "maxParallel": strategy["max-parallel"],
-                 "jobTotal": strategy["job-total"]},
+                 "jobTotal": strategy["job-total"], "environment": job.environment},
     }  # fmt: skip
     return {
         "run_id": run_id, "run_attempt": attempt, "job_key": job.key, "name": name[:255],

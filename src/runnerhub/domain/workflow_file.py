@@ -8,8 +8,9 @@ Read:
   all match, `{group, labels}`, or an expression), `needs`, `if`, `strategy` (matrix, fail-fast,
   max-parallel), `timeout-minutes`, `continue-on-error`, `env`, `defaults.run`, `outputs`,
   `steps`; steps with `id`, `name`, `run` or `uses`, `shell`, `env`, `working-directory`, `if`,
-  `continue-on-error`, `timeout-minutes`. `permissions`, `concurrency`, `environment` and
-  `run-name` are accepted and ignored.
+  `continue-on-error`, `timeout-minutes`; a job's `environment` (a name, or `{name, url}`)
+  is kept (domain/environments.py). `permissions`, `concurrency` and `run-name` are accepted
+  and ignored.
 
 Refused, with GitHub-style messages ("Invalid workflow file: <path>#L<line>: ..."): bad YAML,
 duplicate keys, unknown keys, a missing `on` or `jobs`, a job without `runs-on` or `steps`,
@@ -140,6 +141,7 @@ class JobSpec:
     defaults_run: DefaultsRun
     steps: tuple[StepSpec, ...]
     outputs: dict[str, str]
+    environment: str | None = None  # its name: may hold expressions
 
 
 @dataclass(frozen=True)
@@ -533,7 +535,20 @@ def _job(key: str, raw: Any, where: Where) -> JobSpec:
         defaults_run=_defaults(job.get("defaults"), (*where, "defaults")),
         steps=_steps(key, job["steps"], (*where, "steps")),
         outputs=_outputs(job.get("outputs"), (*where, "outputs")),
+        environment=_environment(job.get("environment"), (*where, "environment")),
     )
+
+
+def _environment(raw: Any, where: Where) -> str | None:
+    """`environment: name` or `environment: {name, url}`."""
+    if raw is None:
+        return None
+    if isinstance(raw, Mapping):
+        _only_keys(raw, ("name", "url", "deployment"), where)
+        if "name" not in raw:
+            raise _Problem(where, "Required property is missing: name")
+        return _text(raw["name"], (*where, "name"), "environment name")
+    return _text(raw, where, "environment")
 
 
 def _runs_on(raw: Any, where: Where) -> tuple[list[str] | str, str | None]:

@@ -15,7 +15,7 @@ import logging
 from datetime import timedelta
 
 from runnerhub import clock
-from runnerhub.domain import cleanup, jobs
+from runnerhub.domain import cleanup, environments, jobs
 from runnerhub.settings import Settings
 from runnerhub.storage.database import Database
 from runnerhub.storage.dialect import lock_round
@@ -93,12 +93,13 @@ class StaleRunnerSweeper(Periodic):
 
 class LostJobSweeper(Periodic):
     """Every few seconds: jobs whose runner went quiet past the liveness window fail with
-    GitHub's message, and jobs queued for over a day are cancelled. A server that was down
+    GitHub's message, jobs queued for over a day are cancelled, and jobs waiting for their
+    environment's wait timer go on once it has run out. A server that was down
     kept agents from reaching it: they get one whole window after it starts before their
     jobs count as lost."""
 
     name = "lost-job sweep"
-    swept = "lost or stale jobs ended"
+    swept = "lost, stale or waiting jobs moved"
 
     def __init__(self, settings: Settings, db: Database) -> None:
         window = settings.offline_after_seconds
@@ -114,6 +115,7 @@ class LostJobSweeper(Periodic):
         def work(uow: UnitOfWork) -> int:
             if not lock_round(uow.conn, self.number, wait=wait):
                 return 0
-            return jobs.fail_lost(uow, now, self.window) + jobs.cancel_stale(uow, now)
+            ended = jobs.fail_lost(uow, now, self.window) + jobs.cancel_stale(uow, now)
+            return ended + environments.release_due(uow, now)
 
         return await self.db.run(work, write=True)

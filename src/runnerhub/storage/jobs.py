@@ -54,6 +54,10 @@ class JobRow(NamedTuple):
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+    environment_id: int | None
+    waiting_since: datetime | None
+    wait_until: datetime | None
+    review_needed: bool
 
 
 # Column names from the code, never from a request.
@@ -68,6 +72,8 @@ def _job_row(values: Sequence[Any]) -> JobRow:
         acknowledged=bool(row.acknowledged), cancel_requested=bool(row.cancel_requested),
         cancel_delivered=bool(row.cancel_delivered), created_at=created_at,
         started_at=utc(row.started_at), completed_at=utc(row.completed_at),
+        waiting_since=utc(row.waiting_since), wait_until=utc(row.wait_until),
+        review_needed=bool(row.review_needed),
     )  # fmt: skip
 
 
@@ -310,6 +316,34 @@ def lost(conn: Connection, alive_since: datetime) -> list[AnyRow]:
         )
     )
     return list(conn.execute(query))
+
+
+def waiting_done(conn: Connection, now: datetime) -> list[int]:
+    """Waiting jobs whose protection rules have passed: wait timer over, review given."""
+    query = select(jobs.c.id).where(
+        jobs.c.status == "waiting",
+        jobs.c.review_needed == False,  # noqa: E712 (SQL, not Python)
+        or_(jobs.c.wait_until.is_(None), jobs.c.wait_until <= now),
+    )
+    return [int(i) for i in conn.execute(query.order_by(jobs.c.id)).scalars()]
+
+
+def waiting_before(conn: Connection, moment: datetime) -> list[int]:
+    query = select(jobs.c.id).where(jobs.c.status == "waiting", jobs.c.waiting_since < moment)
+    return [int(i) for i in conn.execute(query).scalars()]
+
+
+def waiting_of_run(conn: Connection, run_id: int, attempt: int) -> list[JobRow]:
+    query = _JOB + " WHERE run_id = :run AND run_attempt = :attempt AND status = 'waiting'"
+    rows = sql.fetch_all(conn, query + " ORDER BY id", run=run_id, attempt=attempt)
+    return [_job_row(values) for values in rows]
+
+
+def waiting_in(conn: Connection, environment_id: int) -> list[int]:
+    query = select(jobs.c.id).where(
+        jobs.c.status == "waiting", jobs.c.environment_id == environment_id
+    )
+    return [int(i) for i in conn.execute(query).scalars()]
 
 
 def queued_before(conn: Connection, moment: datetime) -> list[int]:

@@ -70,6 +70,15 @@ def workflow_ref(conn: Connection, run_id: int) -> tuple[str, str] | None:
     return None if found is None else (str(found[0]), str(found[1]))
 
 
+def origin(conn: Connection, run_id: int) -> AnyRow | None:
+    """The run's repository, who started its attempt, and the commit it runs."""
+    query = select(
+        workflow_runs.c.repo_id, workflow_runs.c.triggering_actor_id, workflow_runs.c.head_sha,
+        workflow_runs.c.head_branch,
+    ).where(workflow_runs.c.id == run_id)  # fmt: skip
+    return conn.execute(query).first()
+
+
 def progress(conn: Connection, run_id: int) -> Progress | None:
     """What rolling a run's status up reads on every job's completion (hand-written SQL:
     see storage/jobs.py)."""
@@ -131,7 +140,7 @@ def mark_started(conn: Connection, run_id: int, now: datetime) -> bool:
     """queued -> in_progress, guarded: of concurrent job claims, one moves the run."""
     query = (
         update(workflow_runs)
-        .where(workflow_runs.c.id == run_id, workflow_runs.c.status == "queued")
+        .where(workflow_runs.c.id == run_id, workflow_runs.c.status.in_(("queued", "waiting")))
         .values(status="in_progress", updated_at=now)
     )
     return bool(conn.execute(query).rowcount)

@@ -317,7 +317,8 @@ workflow_runs = Table(
     Column("run_attempt", Integer, nullable=False, server_default="1"),
     Column("name", String(255), nullable=False),
     Column("event", String(32), nullable=False),  # push | workflow_dispatch
-    Column("status", String(16), nullable=False),  # queued | in_progress | completed
+    # queued | waiting (a job waits for its environment) | in_progress | completed
+    Column("status", String(16), nullable=False),
     Column("conclusion", String(16)),
     Column("head_sha", String(40), nullable=False),
     Column("head_branch", String(255), nullable=False),
@@ -355,7 +356,8 @@ jobs = Table(
     Column("runner_name", String(limits.RUNNER_NAME)),
     Column("runner_group_id", BigInteger),
     Column("runner_group_name", String(255)),
-    # pending (waits for needs) | queued | in_progress | completed
+    # pending (waits for needs) | waiting (for its environment) | queued | in_progress |
+    # completed
     Column("status", String(16), nullable=False),
     Column("conclusion", String(16)),
     Column("acknowledged", Boolean, nullable=False, server_default=false()),
@@ -368,9 +370,52 @@ jobs = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("started_at", UTCDateTime()),
     Column("completed_at", UTCDateTime()),
+    # A job of an environment with protection rules is `waiting` until they pass: its wait
+    # timer runs from waiting_since to wait_until, and a required reviewer approves it.
+    Column("environment_id", BigInteger),
+    Column("waiting_since", UTCDateTime()),
+    Column("wait_until", UTCDateTime()),
+    Column("review_needed", Boolean, nullable=False, server_default=false()),
     Index(None, "runner_id", "status"),
     Index(None, "status", "id"),
     Index(None, "run_id"),
+    sqlite_autoincrement=True,
+)
+
+# Deployment environments of repositories, and their protection rules (a wait timer,
+# required reviewers). `name_key` is the name lower-cased: names are case-insensitive.
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("repo_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("name_key", String(255), nullable=False),
+    Column("wait_timer", Integer, nullable=False, server_default="0"),  # minutes
+    Column("prevent_self_review", Boolean, nullable=False, server_default=false()),
+    Column("reviewers", Text, nullable=False, server_default="[]"),  # JSON [{type, id}]
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("repo_id", "name_key"),
+    sqlite_autoincrement=True,
+)
+
+# A deployment per job whose environment's review was given (approved or rejected), as the
+# review endpoint answers them.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("repo_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("environment", String(255), nullable=False),
+    Column("job_id", BigInteger, nullable=False),
+    Column("sha", String(40), nullable=False),
+    Column("ref", String(255), nullable=False),
+    Column("creator_id", BigInteger),
+    Column("state", String(16), nullable=False),  # approved | rejected
+    Column("comment", Text, nullable=False, server_default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "repo_id", "id"),
     sqlite_autoincrement=True,
 )
 
