@@ -343,3 +343,15 @@ def test_an_environment_named_in_a_workflow_is_made_and_needs_nothing(site: Site
     found = site.http.get(f"/repos/{site.repo}/environments/preview-main")
     assert found.status_code == 200
     assert environment_checked(found.json())["protection_rules"] == []
+
+
+def test_a_job_naming_no_valid_environment_fails(site: Site) -> None:
+    run_id = site.push("'a/b'")
+    jobs = site.jobs(run_id)
+    assert (jobs["deploy"]["status"], jobs["deploy"]["conclusion"]) == ("completed", "failure")
+    assert jobs["after"]["conclusion"] == "skipped"
+    assert site.run(run_id)["conclusion"] == "failure"
+    log = site.http.get(
+        f"/repos/{site.repo}/actions/jobs/{jobs['deploy']['id']}/logs", follow_redirects=True
+    )
+    assert "is not a valid environment name" in log.text

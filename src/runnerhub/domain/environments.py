@@ -31,8 +31,10 @@ MAX_WAIT_TIMER = 43_200  # minutes (30 days), GitHub's limit
 MAX_REVIEWERS = 6
 REVIEW_LIMIT = timedelta(days=30)  # a job waiting for a review longer than this fails
 NAME_LIMIT = 255
+BANNED = "/\\,'\"`"  # characters an environment's name may not hold
 REJECTED = "The deployment was rejected or didn't satisfy other protection rules."
 EXPIRED = "The job was not approved within 30 days."
+BAD_NAME = "{name!r} is not a valid environment name."
 DELETED = "The environment {name!r} was deleted while the job waited for it."
 
 
@@ -109,13 +111,8 @@ def put_environment(
         values["prevent_self_review"] = change.prevent_self_review
     if change.reviewers is not None:
         values["reviewers"] = json.dumps(_checked_reviewers(uow, change.reviewers))
-    row = environments.by_name(uow.conn, repo.subject_id, name)
-    environment_id = (
-        row.id if row is not None else environments.insert_environment(
-            uow.conn, repo.subject_id, name, now
-        )
-    )  # fmt: skip
-    environments.update_environment(uow.conn, environment_id, **values)
+    row = environments.ensure(uow.conn, repo.subject_id, name, now)
+    environments.update_environment(uow.conn, row.id, **values)
     return get_environment(uow, repo, name)
 
 
@@ -150,8 +147,12 @@ def _checked_reviewers(uow: UnitOfWork, asked: list[tuple[str, int]]) -> list[di
 
 
 def _check_name(name: str) -> None:
-    if not name.strip() or len(name) > NAME_LIMIT or any(c in name for c in "/\\,'\"`"):
+    if not _valid_name(name):
         raise ValidationFailed(f"Invalid request.\n\n{name!r} is not a valid environment name.")
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name.strip()) and len(name) <= NAME_LIMIT and not any(c in name for c in BANNED)
 
 
 def _row(uow: UnitOfWork, repo: Scope, name: str) -> Any:
@@ -180,15 +181,18 @@ def _environment(uow: UnitOfWork, row: Any) -> Environment:
 
 def hold(uow: UnitOfWork, job_id: int, run_id: int, name: str, now: datetime) -> bool:
     """The job, whose needs are met, deploys to `name`: made waiting if the environment's
-    rules ask for it (answers True), else left to be queued."""
+    rules ask for it, or failed if the name is not one (answers True: not to be queued),
+    else left to be queued."""
     origin = runs.origin(uow.conn, run_id)
     if origin is None:
         return False
-    row = environments.by_name(uow.conn, origin.repo_id, name)
-    if row is None:  # named in a workflow: made as it is named, without rules
-        environments.insert_environment(uow.conn, origin.repo_id, name, now)
-        row = environments.by_name(uow.conn, origin.repo_id, name)
-    assert row is not None
+    if not _valid_name(name):  # the job cannot deploy there: it fails, as a bad runs-on does
+        row = jobs.job(uow.conn, job_id)
+        assert row is not None
+        job_rules.finish(uow, row, "failure", now, note=BAD_NAME.format(name=name), advance=False)
+        return True
+    # Named in a workflow and never made: made now, as it is named, without rules.
+    row = environments.ensure(uow.conn, origin.repo_id, name, now)
     reviewers = json.loads(row.reviewers)
     if not row.wait_timer and not reviewers:
         jobs.update_job(uow.conn, job_id, environment_id=row.id)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from runnerhub.storage.dialect import insert_ignoring_conflicts
 from runnerhub.storage.tables import deployments, environments
 
 AnyRow = Any  # rows of these tables: read by column name
@@ -42,13 +43,16 @@ def count(conn: Connection, repo_id: int) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def insert_environment(conn: Connection, repo_id: int, name: str, now: datetime) -> int:
-    query = insert(environments).values(
+def ensure(conn: Connection, repo_id: int, name: str, now: datetime) -> AnyRow:
+    """The repository's environment of that name, made if there is none (named as asked).
+    Two transactions making it at once both find the one that was made."""
+    query = insert_ignoring_conflicts(conn, environments, ["repo_id", "name_key"]).values(
         repo_id=repo_id, name=name, name_key=name.lower(), created_at=now, updated_at=now
     )
-    inserted = conn.execute(query).inserted_primary_key
-    assert inserted is not None
-    return int(inserted[0])
+    conn.execute(query)
+    found = by_name(conn, repo_id, name)
+    assert found is not None
+    return found
 
 
 def update_environment(conn: Connection, environment_id: int, **values: Any) -> None:
