@@ -17,6 +17,7 @@ from sqlalchemy import text
 from runnerhub.settings import normalize_database_url
 from runnerhub.storage import migrate
 from runnerhub.storage.database import Database
+from tests import node_check
 from tests.factories import World
 from tests.server import ServerProcess, start_server
 
@@ -67,3 +68,9 @@ def client(server: ServerProcess) -> Iterator[httpx.Client]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fuzz: schemathesis over GitHub's OpenAPI descriptions")
+
+
+@pytest.fixture(scope="session")
+def octokit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with the @octokit/webhooks check installed (tests/node_check.py)."""
+    return node_check.install(tmp_path_factory.mktemp("octokit"))

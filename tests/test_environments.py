@@ -6,6 +6,7 @@ waits — real server process, SQLite or PostgreSQL."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from runnerhub.storage.database import Database
+from tests import node_check
 from tests.agents import wait_for
 from tests.contract import validate
 from tests.factories import World
@@ -246,6 +248,21 @@ def test_a_job_waits_for_a_reviewer_and_goes_on_once_approved(site: Site) -> Non
         assert deploy == [("waiting", "waiting"), ("queued", "queued")]
     finally:
         receiver.stop()
+
+
+def test_octokit_verifies_and_validates_the_waiting_payload(site: Site, octokit: Path) -> None:
+    receiver = Receiver().start()
+    try:
+        config = {"url": receiver.url, "content_type": "json", "secret": SECRET}
+        hook = {"name": "web", "events": ["workflow_job"], "config": config}
+        assert site.http.post(f"/repos/{site.repo}/hooks", json=hook).status_code == 201
+        site.put("production", wait_timer=10)
+        site.push("production")
+        received = receiver.wait(2, "workflow_job", timeout=30)  # skipped build, waiting deploy
+    finally:
+        receiver.stop()
+    [waiting] = [r for r in received if json.loads(r.body)["action"] == "waiting"]
+    assert node_check.check(octokit, [waiting], SECRET) == [{"ok": True, "error": None}]
 
 
 def test_a_wait_timer_holds_the_job_until_it_has_run_out(site: Site) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import signal
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from sqlalchemy import create_engine, text
 from runnerhub.settings import normalize_database_url
 from runnerhub.storage import migrate
 from runnerhub.storage.database import Database
+from tests import node_check
 from tests.agents import configure, start_agent, wait_for
 from tests.contract import validate, validate_webhook
 from tests.factories import World
@@ -312,40 +311,9 @@ def test_a_job_run_by_an_agent_is_queued_in_progress_and_completed(job_run: JobR
     assert len(enterprises) == 1
 
 
-@pytest.fixture(scope="module")
-def octokit(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory with @octokit/webhooks, its schemas and ajv installed (npm, at test time)
-    and the checker script; skipped without Node."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node and npm are needed for the @octokit/webhooks check")
-    directory = tmp_path_factory.mktemp("octokit")
-    packages = ["@octokit/webhooks@14", "@octokit/webhooks-schemas", "ajv@8", "ajv-formats@3"]
-    installed = subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--silent", *packages],
-        cwd=directory, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    if installed.returncode != 0:
-        pytest.skip(f"npm could not install @octokit/webhooks: {installed.stderr[-500:]}")
-    shutil.copy(Path(__file__).with_name("node") / "octokit_check.mjs", directory)
-    return directory
-
-
-def _for_node(received: Received) -> str:
-    signature = received.headers["X-Hub-Signature-256"]
-    body = received.body.decode()
-    return json.dumps({"event": received.event, "secret": SECRET, "body": body,
-                       "signature": signature})  # fmt: skip
-
-
 def test_octokit_verifies_and_validates_every_payload(job_run: JobRun, octokit: Path) -> None:
-    lines = [_for_node(r) for r in job_run.received]
-    done = subprocess.run(
-        ["node", "octokit_check.mjs"], cwd=octokit, input="\n".join(lines), capture_output=True,
-        text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    results = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(results) == len(lines) == 2 + 6 + 3  # pings, jobs, runs
+    results = node_check.check(octokit, job_run.received, SECRET)
+    assert len(results) == len(job_run.received) == 2 + 6 + 3  # pings, jobs, runs
     pairs = zip(job_run.received, results, strict=True)
     failed = [(r.event, result["error"]) for r, result in pairs if not result["ok"]]
     assert failed == [], json.dumps(failed, indent=1)[:6000]
