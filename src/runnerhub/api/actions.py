@@ -317,7 +317,11 @@ GROUPS: tuple[tuple[str, str, str, tuple[Row, ...]], ...] = (
 )
 
 
-def _operations() -> tuple[Operation, ...]:
+def repository_operations(
+    groups: tuple[tuple[str, str, str, tuple[Row, ...]], ...],
+) -> tuple[Operation, ...]:
+    """The operations of (path prefix, operationId namespace, documentation, rows) groups
+    under a repository."""
     return tuple(
         Operation(
             method=method,
@@ -329,9 +333,9 @@ def _operations() -> tuple[Operation, ...]:
             resolve=repository,
             docs_url=docs,
         )
-        for prefix, namespace, docs, rows in GROUPS
+        for prefix, namespace, docs, rows in groups
         for method, path, handler, permission, stem in rows
     )
 
 
-OPERATIONS = _operations()
+OPERATIONS = repository_operations(GROUPS)

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 from runnerhub.api import bodies_environments, pagination, wire_environments
-from runnerhub.api.actions import RUN, RUNS_DOCS, Row, _paged, _site
-from runnerhub.api.operations import Call, Operation, Reply
-from runnerhub.api.scopes import repository
+from runnerhub.api.actions import REPO, RUN, RUNS_DOCS, _paged, _site, repository_operations
+from runnerhub.api.operations import Call, Reply
 from runnerhub.auth.permissions import ACTIONS_READ, DEPLOYMENT_REVIEWS, ENVIRONMENTS_WRITE
 from runnerhub.domain import environments
-from runnerhub.domain.scopes import ScopeKind
 
 ENVIRONMENTS_DOCS = "https://docs.github.com/rest/deployments/environments"
 
@@ -73,22 +71,7 @@ REVIEWS = (
     ("POST", f"{RUN}/pending_deployments", review_pending_deployments, DEPLOYMENT_REVIEWS,
      "review-pending-deployments-for-run"),
 )  # fmt: skip
-GROUPS: tuple[tuple[str, str, tuple[Row, ...]], ...] = (
-    ("repos", ENVIRONMENTS_DOCS, ENVIRONMENTS),
-    ("actions", RUNS_DOCS, REVIEWS),
-)
-
-OPERATIONS = tuple(
-    Operation(
-        method=method,
-        path="/repos/{owner}/{repo}" + path,
-        handler=handler,
-        permission=permission,
-        operation_id=f"{namespace}/{stem}",
-        scope_kind=ScopeKind.REPOSITORY,
-        resolve=repository,
-        docs_url=docs,
-    )
-    for namespace, docs, rows in GROUPS
-    for method, path, handler, permission, stem in rows
-)
+OPERATIONS = repository_operations((
+    (REPO, "repos", ENVIRONMENTS_DOCS, ENVIRONMENTS),
+    (REPO, "actions", RUNS_DOCS, REVIEWS),
+))  # fmt: skip
