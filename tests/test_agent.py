@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -19,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
+from runnerhub.agent import stop
 from runnerhub.auth.secrets import hash_token
 from runnerhub.runner_config import (
     RunnerFiles,
@@ -315,6 +317,32 @@ def test_a_signal_at_any_moment_stops_the_agent(
         assert code == 0 or not started, (delay, code, log)
         assert "Traceback" not in log or not started, (delay, log)
     assert fleet.status("skittish") == "offline"
+
+
+def test_a_stop_dropped_by_a_finalizer_is_silent_and_raised_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signal whose handler runs in a finalizer (as importlib's module-lock callbacks
+    are) has its Stop dropped: it is not reported (Python's hook would print a traceback),
+    and `check` raises it again."""
+    monkeypatch.setattr(stop, "_received", [])
+    reported: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda report: reported.append(report.exc_value))
+
+    class Finalized:
+        def __del__(self) -> None:
+            stop._stop(signal.SIGTERM, None)
+
+    with stop.stop_on_signals():
+        Finalized()  # dropped at once: its finalizer's Stop goes to sys.unraisablehook
+        with pytest.raises(stop.Stop):
+            stop.check()
+        assert reported == []
+        try:
+            raise ValueError("not a Stop")
+        except ValueError as error:
+            sys.unraisablehook(types.SimpleNamespace(exc_value=error))  # type: ignore[arg-type]
+    assert [type(r) for r in reported] == [ValueError]  # anything else is reported
 
 
 def test_the_agent_entry_point_imports_nothing_slow() -> None:
