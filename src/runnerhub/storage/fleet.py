@@ -21,7 +21,7 @@ class RunnerCount(NamedTuple):
 
 
 class JobCount(NamedTuple):
-    status: str  # pending | queued | in_progress
+    status: str  # pending | waiting | queued | in_progress
     jobs: int
     oldest: datetime | None  # the earliest created_at among them
 
