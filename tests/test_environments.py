@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,20 @@ jobs:
     steps:
       - run: "true"
 """
+ONE_JOB = """name: Deploy
+on: push
+jobs:
+  deploy:
+    runs-on: [self-hosted, nobody-has-this]
+    environment: ENVIRONMENT
+    steps:
+      - run: "true"
+"""
+
+
+def advance(site: Site, seconds: float) -> None:
+    moved = site.http.post("/_runnerhub/testing/clock", json={"seconds": seconds})
+    assert moved.status_code == 200, moved.text
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +100,14 @@ class Site:
         assert made.status_code == 200, made.text
         return environment_checked(made.json())
 
-    def push(self, environment: str) -> int:
-        workflow = DEPLOYING.replace("ENVIRONMENT", environment)
+    def push(self, environment: str, workflow: str = DEPLOYING, file: str = "cd.yml") -> int:
+        workflow = workflow.replace("ENVIRONMENT", environment)
         body = {"message": "ci", "content": base64.b64encode(workflow.encode()).decode()}
-        put = self.http.put(f"/repos/{self.repo}/contents/.github/workflows/cd.yml", json=body)
+        path = f"/repos/{self.repo}/contents/.github/workflows/{file}"
+        current = self.http.get(path)
+        if current.status_code == 200:
+            body["sha"] = current.json()["sha"]
+        put = self.http.put(path, json=body)
         assert put.status_code in (200, 201), put.text
         commit = put.json()["commit"]["sha"]
         runs = self.http.get(f"/repos/{self.repo}/actions/runs", params={"head_sha": commit})
@@ -178,6 +197,7 @@ def test_create_get_list_update_and_delete(site: Site) -> None:
         {"prevent_self_review": "yes"},
         {"reviewers": [{"type": "Team", "id": 1}]},
         {"reviewers": [{"type": "User", "id": 987_654_321}]},
+        {"reviewers": [{"type": "User", "id": 2**64 - 1}]},
         {"reviewers": [{"type": "Robot", "id": 1}]},
         {"reviewers": [{"type": "User", "id": 1}] * 7},
         {"reviewers": "someone"},
@@ -218,7 +238,7 @@ def test_a_job_waits_for_a_reviewer_and_goes_on_once_approved(site: Site) -> Non
         run_id = site.push("production")
         assert site.status_of(run_id, "deploy") == "waiting"
         assert site.status_of(run_id, "after") == "queued"  # pending on needs, shown queued
-        assert site.run(run_id)["status"] == "waiting"
+        assert site.run(run_id)["status"] == "in_progress"  # its skipped job has ended
         [pending] = site.pending(run_id, site.as_reviewer)
         assert pending["environment"]["id"] == made["id"]
         assert pending["current_user_can_approve"] is True
@@ -236,7 +256,7 @@ def test_a_job_waits_for_a_reviewer_and_goes_on_once_approved(site: Site) -> Non
         assert deployment["creator"]["login"] == site.reviewer
         assert deployment["ref"] == "main"
         assert site.status_of(run_id, "deploy") == "queued"
-        assert site.run(run_id)["status"] == "in_progress"  # one job (skipped) has ended
+        assert site.run(run_id)["status"] == "in_progress"
         assert site.pending(run_id) == []
         again = site.review(run_id, site.as_reviewer, environment_ids=[made["id"]],
                             state="approved")  # fmt: skip
@@ -273,7 +293,7 @@ def test_a_wait_timer_holds_the_job_until_it_has_run_out(site: Site) -> None:
     assert pending["wait_timer"] == 1
     assert pending["wait_timer_started_at"] is not None
     assert pending["current_user_can_approve"] is False  # nobody reviews: the timer decides
-    assert site.http.post("/_runnerhub/testing/clock", json={"seconds": 61}).status_code == 200
+    advance(site, 61)
     wait_for(lambda: site.status_of(run_id, "deploy") == "queued", 20, "the timer to run out")
 
 
@@ -284,7 +304,7 @@ def test_the_timer_and_the_review_must_both_pass(site: Site) -> None:
                            state="approved")  # fmt: skip
     assert approved.status_code == 200, approved.text
     assert site.status_of(run_id, "deploy") == "waiting"  # approved, the timer still runs
-    assert site.http.post("/_runnerhub/testing/clock", json={"seconds": 1801}).status_code == 200
+    advance(site, 1801)
     wait_for(lambda: site.status_of(run_id, "deploy") == "queued", 20, "the timer to run out")
 
 
@@ -301,6 +321,80 @@ def test_a_rejection_fails_the_job_and_the_run(site: Site) -> None:
     assert (run["status"], run["conclusion"]) == ("completed", "failure")
 
 
+def test_a_run_held_before_anything_ran_is_waiting_and_sends_in_progress_once(
+    site: Site,
+) -> None:
+    receiver = Receiver().start()
+    try:
+        config = {"url": receiver.url, "content_type": "json", "secret": SECRET}
+        hook = {"name": "web", "events": ["workflow_run"], "config": config}
+        assert site.http.post(f"/repos/{site.repo}/hooks", json=hook).status_code == 201
+        made = site.put("production", reviewers=[{"type": "User", "id": site.reviewer_id}])
+        alone = site.push("production", ONE_JOB)
+        assert site.run(alone)["status"] == "waiting"
+        assert site.review(alone, site.as_reviewer, environment_ids=[made["id"]],
+                           state="approved").status_code == 200  # fmt: skip
+        assert site.run(alone)["status"] == "queued"
+        held = site.push("production")  # in progress (a skipped job), then a job waits
+        assert site.review(held, site.as_reviewer, environment_ids=[made["id"]],
+                           state="approved").status_code == 200  # fmt: skip
+        for run_id in (alone, held):
+            cancel = site.http.post(f"/repos/{site.repo}/actions/runs/{run_id}/cancel")
+            assert cancel.status_code == 202
+        receiver.wait(5, "workflow_run", timeout=30)
+        time.sleep(1)  # nothing more comes
+        actions: dict[int, list[str]] = {}
+        for received in receiver.events():
+            if received.event != "workflow_run":
+                continue  # the ping
+            payload = checked(received)
+            actions.setdefault(payload["workflow_run"]["id"], []).append(payload["action"])
+        assert actions == {alone: ["requested", "completed"],
+                           held: ["requested", "in_progress", "completed"]}  # fmt: skip
+    finally:
+        receiver.stop()
+
+
+def test_a_day_of_waiting_cancels_nothing_and_a_released_job_gets_its_own_day(
+    site: Site,
+) -> None:
+    made = site.put("production", reviewers=[{"type": "User", "id": site.reviewer_id}])
+    run_id = site.push("production")
+    advance(site, 25 * 3600)
+    time.sleep(3)  # sweeps come and go
+    jobs = site.jobs(run_id)
+    assert (jobs["deploy"]["status"], jobs["after"]["status"]) == ("waiting", "queued")
+    assert site.review(run_id, site.as_reviewer, environment_ids=[made["id"]],
+                       state="approved").status_code == 200  # fmt: skip
+    time.sleep(3)
+    assert site.status_of(run_id, "deploy") == "queued"  # queued now: a day from now
+    advance(site, 25 * 3600)
+    wait_for(lambda: site.jobs(run_id)["deploy"]["conclusion"] == "cancelled", 20,
+             "the queue limit")  # fmt: skip
+
+
+def test_thirty_days_without_a_review_fail_the_job_but_a_thirty_day_timer_runs_out(
+    site: Site,
+) -> None:
+    site.put("reviewed", reviewers=[{"type": "User", "id": site.reviewer_id}])
+    site.put("timed", wait_timer=43_200)
+    reviewed, timed = site.push("reviewed"), site.push("timed", file="timed.yml")
+    advance(site, 30 * 24 * 3600 + 60)
+    wait_for(lambda: site.jobs(reviewed)["deploy"]["conclusion"] == "failure", 20,
+             "the review limit")  # fmt: skip
+    wait_for(lambda: site.status_of(timed, "deploy") == "queued", 20, "the timer")
+
+
+def test_waiting_jobs_follow_the_rules_as_they_are_now(site: Site) -> None:
+    site.put("production", reviewers=[{"type": "User", "id": site.reviewer_id}])
+    run_id = site.push("production")
+    site.put("production", wait_timer=1)  # reviewers kept, a timer added
+    [pending] = site.pending(run_id)
+    assert pending["wait_timer"] == 1
+    site.put("production", reviewers=[], wait_timer=0)  # nothing left to wait for
+    assert site.status_of(run_id, "deploy") == "queued"
+
+
 def test_self_review_can_be_prevented(site: Site) -> None:
     own = [{"type": "User", "id": site.admin_id}]
     made = site.put("guarded", reviewers=own, prevent_self_review=True)
@@ -308,7 +402,7 @@ def test_self_review_can_be_prevented(site: Site) -> None:
     assert site.pending(run_id)[0]["current_user_can_approve"] is False
     refused = site.review(run_id, site.http, environment_ids=[made["id"]], state="approved")
     assert refused.status_code == 422
-    site.put("guarded", prevent_self_review=False)  # the rules of a waiting job stay its own
+    site.put("guarded", prevent_self_review=False)  # waiting jobs follow the rules as they are
     assert site.review(run_id, site.http, environment_ids=[made["id"]],
                        state="approved").status_code == 200  # fmt: skip
 
@@ -321,6 +415,7 @@ def test_self_review_can_be_prevented(site: Site) -> None:
         {"environment_ids": [1], "state": "maybe"},
         {"environment_ids": [1], "state": "approved", "comment": 5},
         {"state": "approved"},
+        {"environment_ids": [2**64 - 1], "state": "approved"},
     ],
 )
 def test_bad_reviews_are_refused(site: Site, body: dict[str, Any]) -> None:
@@ -372,3 +467,9 @@ def test_a_job_naming_no_valid_environment_fails(site: Site) -> None:
         f"/repos/{site.repo}/actions/jobs/{jobs['deploy']['id']}/logs", follow_redirects=True
     )
     assert "is not a valid environment name" in log.text
+
+
+def test_an_environment_whose_expression_fails_fails_the_job(site: Site) -> None:
+    run_id = site.push("${{ fromJSON('not json') }}")
+    deploy = site.jobs(run_id)["deploy"]
+    assert (deploy["status"], deploy["conclusion"]) == ("completed", "failure")

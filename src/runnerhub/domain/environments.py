@@ -2,11 +2,13 @@
 
 - A job naming an `environment:` (made on first mention, as GitHub does) whose environment
   has a wait timer or required reviewers is `waiting` once its needs are met, instead of
-  `queued`; its `workflow_job` event says `waiting`. The rules are read when it starts to
-  wait: a later change of the environment does not move a waiting job.
+  `queued`; its `workflow_job` event says `waiting`.
 - It is queued (and routed) once the timer has run out (the lost-job sweep looks every few
   seconds) and, if reviewers are required, one of them approved it. A rejection fails it,
   and with it the run; so does no review within 30 days, or the environment's deletion.
+- Waiting jobs follow their environment's rules as they are now: the current reviewers may
+  approve, a PUT that removes every reviewer or changes the timer (counted from when the
+  job started to wait) lets them go on when the rest has passed.
 - A review answers per environment of the run's current attempt, for all its waiting jobs,
   and is kept as one deployment per job.
 """
@@ -24,7 +26,7 @@ from runnerhub.domain import jobs as job_rules
 from runnerhub.domain.profiles import Account
 from runnerhub.domain.scopes import Scope
 from runnerhub.errors import NotFound, ValidationFailed
-from runnerhub.storage import environments, jobs, runs
+from runnerhub.storage import accounts, environments, jobs, limits, runs
 from runnerhub.storage.unit_of_work import UnitOfWork
 
 MAX_WAIT_TIMER = 43_200  # minutes (30 days), GitHub's limit
@@ -110,21 +112,43 @@ def put_environment(
     if change.prevent_self_review is not None:
         values["prevent_self_review"] = change.prevent_self_review
     if change.reviewers is not None:
-        values["reviewers"] = json.dumps(_checked_reviewers(uow, change.reviewers))
+        values["reviewers"] = json.dumps(_checked_reviewers(uow, repo, change.reviewers))
     row = environments.ensure(uow.conn, repo.subject_id, name, now)
     environments.update_environment(uow.conn, row.id, **values)
-    return get_environment(uow, repo, name)
+    found = get_environment(uow, repo, name)
+    _follow_rules(uow, found, now)
+    return found
+
+
+def _follow_rules(uow: UnitOfWork, environment: Environment, now: datetime) -> None:
+    """The environment's waiting jobs take its rules as they are now."""
+    ready = []
+    for job_id in jobs.waiting_in(uow.conn, environment.id):
+        row = jobs.job(uow.conn, job_id, lock=True)
+        if row is None or row.status != "waiting" or row.waiting_since is None:
+            continue
+        timer = environment.wait_timer
+        wait_until = row.waiting_since + timedelta(minutes=timer) if timer else None
+        review_needed = row.review_needed and bool(environment.reviewers)
+        jobs.update_job(uow.conn, job_id, wait_until=wait_until, review_needed=review_needed)
+        if not review_needed and (wait_until is None or wait_until <= now):
+            ready.append(job_id)
+    if ready:
+        _release(uow, ready, now)
 
 
 def delete_environment(uow: UnitOfWork, repo: Scope, name: str, now: datetime) -> None:
     """Delete it; jobs waiting for it fail, their rules gone with it."""
-    row = _row(uow, repo, name)
+    row = _row(uow, repo, name, lock="update")  # no job starts to wait for it meanwhile
     for job_id in jobs.waiting_in(uow.conn, row.id):
         _fail(uow, job_id, DELETED.format(name=row.name), now)
     environments.delete_environment(uow.conn, row.id)
 
 
-def _checked_reviewers(uow: UnitOfWork, asked: list[tuple[str, int]]) -> list[dict[str, Any]]:
+def _checked_reviewers(
+    uow: UnitOfWork, scope: Scope, asked: list[tuple[str, int]]
+) -> list[dict[str, Any]]:
+    """Users who can read the repository, as GitHub requires of reviewers."""
     if len(asked) > MAX_REVIEWERS:
         raise ValidationFailed(
             f"Invalid request.\n\nAn environment can have at most {MAX_REVIEWERS} reviewers."
@@ -136,11 +160,17 @@ def _checked_reviewers(uow: UnitOfWork, asked: list[tuple[str, int]]) -> list[di
                 "Invalid request.\n\nrunnerhub has no teams: reviewers are users."
             )
         try:
+            if not limits.is_id(account_id):
+                raise NotFound()
             account = profiles.user_by_id(uow, account_id)
         except NotFound:
             raise ValidationFailed(f"Invalid request.\n\nNo user has id {account_id}.") from None
         if account.type != "User":
             raise ValidationFailed(f"Invalid request.\n\n{account.login} is not a user.")
+        if scope.private and accounts.role_in(uow.conn, scope, account_id) is None:
+            raise ValidationFailed(
+                f"Invalid request.\n\n{account.login} has no access to the repository."
+            )
         if {"type": kind, "id": account_id} not in kept:
             kept.append({"type": kind, "id": account_id})
     return kept
@@ -152,11 +182,15 @@ def _check_name(name: str) -> None:
 
 
 def _valid_name(name: str) -> bool:
-    return bool(name.strip()) and len(name) <= NAME_LIMIT and not any(c in name for c in BANNED)
+    if not name.strip() or any(c in name for c in BANNED):
+        return False
+    return len(name) <= NAME_LIMIT and len(name.lower()) <= NAME_LIMIT  # both are stored
 
 
-def _row(uow: UnitOfWork, repo: Scope, name: str) -> Any:
-    row = environments.by_name(uow.conn, repo.subject_id, name)
+def _row(uow: UnitOfWork, repo: Scope, name: str, *, lock: str | None = None) -> Any:
+    if not _valid_name(name):
+        raise NotFound()  # no environment has such a name
+    row = environments.by_name(uow.conn, repo.subject_id, name, lock=lock)
     if row is None:
         raise NotFound()
     return row
@@ -179,21 +213,26 @@ def _environment(uow: UnitOfWork, row: Any) -> Environment:
 # -- jobs waiting for their environment
 
 
-def hold(uow: UnitOfWork, job_id: int, run_id: int, name: str, now: datetime) -> bool:
+def hold(
+    uow: UnitOfWork, job_id: int, run_id: int, name: str | None, error: str | None,
+    now: datetime,
+) -> bool:  # fmt: skip
     """The job, whose needs are met, deploys to `name`: made waiting if the environment's
-    rules ask for it, or failed if the name is not one (answers True: not to be queued),
-    else left to be queued."""
+    rules ask for it, or failed if it names none (`error`: its expression failed) or an
+    invalid one (answers True: not to be queued), else left to be queued."""
     origin = runs.origin(uow.conn, run_id)
     if origin is None:
         return False
-    if not _valid_name(name):  # the job cannot deploy there: it fails, as a bad runs-on does
+    if error is not None or name is None or not _valid_name(name):
+        # The job cannot deploy there: it fails, as one whose runs-on fails to evaluate.
         row = jobs.job(uow.conn, job_id)
         assert row is not None
-        job_rules.finish(uow, row, "failure", now, note=BAD_NAME.format(name=name), advance=False)
+        note = error or BAD_NAME.format(name=name)
+        job_rules.finish(uow, row, "failure", now, note=note, advance=False)
         return True
     # Named in a workflow and never made: made now, as it is named, without rules.
     row = environments.ensure(uow.conn, origin.repo_id, name, now)
-    reviewers = json.loads(row.reviewers)
+    reviewers = _environment(uow, row).reviewers  # users still there
     if not row.wait_timer and not reviewers:
         jobs.update_job(uow.conn, job_id, environment_id=row.id)
         return False
@@ -213,12 +252,10 @@ def hold(uow: UnitOfWork, job_id: int, run_id: int, name: str, now: datetime) ->
 def release_due(uow: UnitOfWork, now: datetime) -> int:
     """Waiting jobs whose rules have passed are queued and routed; those waiting for a
     review past the limit fail. Answers how many moved."""
-    moved = 0
-    for job_id in jobs.waiting_before(uow.conn, now - REVIEW_LIMIT):
-        moved += _fail(uow, job_id, EXPIRED, now)
     ready = jobs.waiting_done(uow.conn, now)
-    if ready:
-        moved += _release(uow, ready, now)
+    moved = _release(uow, ready, now) if ready else 0
+    for job_id in jobs.unreviewed_before(uow.conn, now - REVIEW_LIMIT):
+        moved += _fail(uow, job_id, EXPIRED, now)
     return moved
 
 
@@ -231,7 +268,7 @@ def pending(
     for job in jobs.waiting_of_run(uow.conn, run_id, run.run_attempt):
         if job.environment_id is None or job.environment_id in found:
             continue
-        rows = environments.by_ids(uow.conn, [job.environment_id])
+        rows = environments.by_ids(uow.conn, repo.subject_id, [job.environment_id])
         if not rows:
             continue
         environment = _environment(uow, rows[0])
@@ -248,24 +285,20 @@ def review(
 ) -> list[Deployment]:  # fmt: skip
     """Approve or reject what the run waits for in these environments: every one must be
     waiting for a review the caller may give."""
-    run = _run(uow, repo, run_id, lock=True)
+    run = _run(uow, repo, run_id)
+    runs.lock(uow.conn, run_id)  # one review of the run at a time
+    waiting = jobs.waiting_of_run(uow.conn, run_id, run.run_attempt)
     by_environment: dict[int, list[Any]] = {}
-    for job in jobs.waiting_of_run(uow.conn, run_id, run.run_attempt):
+    for job in waiting:
         if job.review_needed and job.environment_id is not None:
             by_environment.setdefault(job.environment_id, []).append(job)
-    rows = {row.id: row for row in environments.by_ids(uow.conn, list(environment_ids))}
+    asked = [i for i in environment_ids if limits.is_id(i)]
+    rows = {row.id: row for row in environments.by_ids(uow.conn, repo.subject_id, asked)}
+    timed = {job.environment_id for job in waiting}
     for environment_id in environment_ids:
-        if environment_id not in by_environment or environment_id not in rows:
-            raise ValidationFailed(
-                f"Invalid request.\n\nNo pending deployment for environment {environment_id}."
-            )
-        if not _can_approve(_environment(uow, rows[environment_id]), user_id,
-                            run.triggering_actor_id):  # fmt: skip
-            raise ValidationFailed(
-                "Invalid request.\n\nYou are not a required reviewer of environment "
-                f"{rows[environment_id].name!r}."
-            )
-    made = []
+        _check_reviewable(uow, rows.get(environment_id), environment_id in by_environment,
+                          environment_id in timed, user_id, run.triggering_actor_id)  # fmt: skip
+    made, approved = [], []
     for environment_id in dict.fromkeys(environment_ids):
         for job in by_environment[environment_id]:
             made.append(environments.insert_deployment(
@@ -275,11 +308,33 @@ def review(
             ))  # fmt: skip
             if state == "approved":
                 jobs.update_job(uow.conn, job.id, review_needed=False)
+                if job.wait_until is None or job.wait_until <= now:
+                    approved.append(job.id)  # its timer is over too: it goes at once
             else:
                 _fail(uow, job.id, REJECTED, now)
-    if state == "approved":
-        release_due(uow, now)  # those whose timer is over too go at once
+    if approved:
+        _release(uow, approved, now)
     return [_deployment(uow, row) for row in environments.deployments_by_ids(uow.conn, made)]
+
+
+def _check_reviewable(
+    uow: UnitOfWork, row: Any, review_needed: bool, waiting: bool, user_id: int,
+    actor_id: int | None,
+) -> None:  # fmt: skip
+    """422 unless jobs of the run wait for a review in this environment (`row`: None if it
+    is none of the repository's) that the caller may give."""
+    if row is None or not (review_needed or waiting):
+        name = "" if row is None else f" {row.name!r}"
+        raise ValidationFailed(f"Invalid request.\n\nNo pending deployment for environment{name}.")
+    if not review_needed:
+        raise ValidationFailed(
+            f"Invalid request.\n\nEnvironment {row.name!r} requires no review: the run waits "
+            "for its wait timer."
+        )
+    if not _can_approve(_environment(uow, row), user_id, actor_id):
+        raise ValidationFailed(
+            f"Invalid request.\n\nYou are not a required reviewer of environment {row.name!r}."
+        )
 
 
 def _can_approve(environment: Environment, user_id: int | None, actor_id: int | None) -> bool:
@@ -290,8 +345,8 @@ def _can_approve(environment: Environment, user_id: int | None, actor_id: int | 
     return any(r.account.id == user_id for r in environment.reviewers)
 
 
-def _run(uow: UnitOfWork, repo: Scope, run_id: int, *, lock: bool = False) -> Any:
-    row = runs.run(uow.conn, repo.subject_id, run_id, lock=lock)
+def _run(uow: UnitOfWork, repo: Scope, run_id: int) -> Any:
+    row = runs.run(uow.conn, repo.subject_id, run_id)
     if row is None:
         raise NotFound()
     return row
@@ -306,7 +361,7 @@ def _release(uow: UnitOfWork, job_ids: list[int], now: datetime) -> int:
         row = jobs.job(uow.conn, job_id, lock=True)  # released meanwhile by another?
         if row is None or row.status != "waiting" or row.run_id is None:
             continue
-        jobs.update_job(uow.conn, job_id, status="queued")
+        jobs.update_job(uow.conn, job_id, status="queued", queued_at=now)
         hook_events.job_changed(uow, job_id, "queued", now)
         released.setdefault((row.run_id, row.run_attempt), []).append(job_id)
     for (run_id, attempt), ids in released.items():

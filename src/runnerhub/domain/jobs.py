@@ -338,7 +338,7 @@ def cancel_stale(uow: UnitOfWork, now: datetime) -> int:
     ended = 0
     for job_id in jobs.queued_before(uow.conn, now - QUEUE_LIMIT):
         row = jobs.job(uow.conn, job_id, lock=True)
-        if row is not None and row.status in ("pending", "queued"):
+        if row is not None and row.status == "queued":
             finish(uow, row, "cancelled", now)
             ended += 1
     return ended

@@ -24,6 +24,7 @@ from runnerhub.storage.job_tally import KeyCount, Result
 from runnerhub.storage.unit_of_work import UnitOfWork
 
 Status = expressions.Status
+STARTED = frozenset({"in_progress", "completed"})  # a run with such jobs is in progress
 
 
 class Tally:
@@ -111,9 +112,10 @@ def _decide_key(
         if _should_run(message, context):
             message["contexts"]["needs"] = context
             jobs.update_job(conn, job_id, status="queued", message=json.dumps(message))
-            environment = _environment(message)
-            if environment and environments.hold(uow, job_id, run_id, environment, now):
-                continue  # waiting for its environment's rules (domain/environments.py)
+            if message["plan"].get("environment") and not message["plan"].get("error"):
+                name, error = _environment(message)
+                if environments.hold(uow, job_id, run_id, name, error, now):
+                    continue  # waiting for its environment's rules, or failed
             queued.append(job_id)
             hook_events.job_changed(uow, job_id, "queued", now)
         else:
@@ -142,15 +144,13 @@ def _should_run(message: dict[str, Any], needs: dict[str, Any]) -> bool:
         return False
 
 
-def _environment(message: dict[str, Any]) -> str | None:
-    """The environment the job deploys to, its expressions evaluated (an error: none)."""
-    name = message["plan"].get("environment")
-    if not name:
-        return None
+def _environment(message: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The environment the job deploys to, its expressions evaluated; or why there is none."""
     try:
-        return expressions.interpolate(name, message["contexts"]).strip() or None
-    except expressions.ExpressionError:
-        return None
+        name = expressions.interpolate(message["plan"]["environment"], message["contexts"])
+    except expressions.ExpressionError as error:
+        return None, f"Error when evaluating the environment of job {message['jobKey']!r}: {error}"
+    return name.strip() or None, None
 
 
 def _needs_context(needs: list[str], results: list[Result]) -> dict[str, Any]:
@@ -216,9 +216,10 @@ def _roll_up(uow: UnitOfWork, run_id: int, attempt: int, tally: Tally, now: date
         runs.update_run(uow.conn, run_id, status="completed", conclusion=conclusion,
                         updated_at=now)  # fmt: skip
         hook_events.run_changed(uow, run_id, "completed", now)
-    elif "waiting" in statuses and "in_progress" not in statuses:
-        if run.status != "waiting":  # as GitHub shows a run held by an environment
-            runs.update_run(uow.conn, run_id, status="waiting", updated_at=now)
+    elif run.status == "queued" and "waiting" in statuses and not statuses & STARTED:
+        # Held by an environment before anything ran. A run in progress stays so: its
+        # workflow_run in_progress is sent once.
+        runs.update_run(uow.conn, run_id, status="waiting", updated_at=now)
     elif statuses & {"in_progress", "completed"} and run.status != "in_progress":
         runs.update_run(uow.conn, run_id, status="in_progress", updated_at=now)
         hook_events.run_changed(uow, run_id, "in_progress", now)

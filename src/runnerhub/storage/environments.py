@@ -15,15 +15,21 @@ from runnerhub.storage.tables import deployments, environments
 AnyRow = Any  # rows of these tables: read by column name
 
 
-def by_name(conn: Connection, repo_id: int, name: str) -> AnyRow | None:
+def by_name(conn: Connection, repo_id: int, name: str, *, lock: str | None = None) -> AnyRow | None:
+    """`lock`: "share" (the row may not be deleted meanwhile) or "update" (until commit, on
+    PostgreSQL; SQLite's write transactions are serial already)."""
     query = select(environments).where(
         environments.c.repo_id == repo_id, environments.c.name_key == name.lower()
     )
+    if lock is not None and conn.dialect.name == "postgresql":
+        query = query.with_for_update(read=lock == "share")
     return conn.execute(query).first()
 
 
-def by_ids(conn: Connection, environment_ids: Sequence[int]) -> list[AnyRow]:
-    query = select(environments).where(environments.c.id.in_(list(environment_ids)))
+def by_ids(conn: Connection, repo_id: int, environment_ids: Sequence[int]) -> list[AnyRow]:
+    query = select(environments).where(
+        environments.c.repo_id == repo_id, environments.c.id.in_(list(environment_ids))
+    )
     return list(conn.execute(query.order_by(environments.c.id)))
 
 
@@ -44,15 +50,17 @@ def count(conn: Connection, repo_id: int) -> int:
 
 
 def ensure(conn: Connection, repo_id: int, name: str, now: datetime) -> AnyRow:
-    """The repository's environment of that name, made if there is none (named as asked).
-    Two transactions making it at once both find the one that was made."""
-    query = insert_ignoring_conflicts(conn, environments, ["repo_id", "name_key"]).values(
-        repo_id=repo_id, name=name, name_key=name.lower(), created_at=now, updated_at=now
-    )
-    conn.execute(query)
-    found = by_name(conn, repo_id, name)
-    assert found is not None
-    return found
+    """The repository's environment of that name, made if there is none (named as asked),
+    and kept from deletion until commit. Two transactions making it at once both find the
+    one that was made; one deleted meanwhile is made again."""
+    while True:
+        query = insert_ignoring_conflicts(conn, environments, ["repo_id", "name_key"]).values(
+            repo_id=repo_id, name=name, name_key=name.lower(), created_at=now, updated_at=now
+        )
+        conn.execute(query)
+        found = by_name(conn, repo_id, name, lock="share")
+        if found is not None:
+            return found
 
 
 def update_environment(conn: Connection, environment_id: int, **values: Any) -> None:

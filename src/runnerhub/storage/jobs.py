@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from runnerhub.storage import sql
@@ -58,6 +58,7 @@ class JobRow(NamedTuple):
     waiting_since: datetime | None
     wait_until: datetime | None
     review_needed: bool
+    queued_at: datetime | None
 
 
 # Column names from the code, never from a request.
@@ -73,7 +74,7 @@ def _job_row(values: Sequence[Any]) -> JobRow:
         cancel_delivered=bool(row.cancel_delivered), created_at=created_at,
         started_at=utc(row.started_at), completed_at=utc(row.completed_at),
         waiting_since=utc(row.waiting_since), wait_until=utc(row.wait_until),
-        review_needed=bool(row.review_needed),
+        review_needed=bool(row.review_needed), queued_at=utc(row.queued_at),
     )  # fmt: skip
 
 
@@ -328,8 +329,13 @@ def waiting_done(conn: Connection, now: datetime) -> list[int]:
     return [int(i) for i in conn.execute(query.order_by(jobs.c.id)).scalars()]
 
 
-def waiting_before(conn: Connection, moment: datetime) -> list[int]:
-    query = select(jobs.c.id).where(jobs.c.status == "waiting", jobs.c.waiting_since < moment)
+def unreviewed_before(conn: Connection, moment: datetime) -> list[int]:
+    """Jobs waiting for a review since before `moment`."""
+    query = select(jobs.c.id).where(
+        jobs.c.status == "waiting",
+        jobs.c.review_needed == True,  # noqa: E712 (SQL, not Python)
+        jobs.c.waiting_since < moment,
+    )
     return [int(i) for i in conn.execute(query).scalars()]
 
 
@@ -347,9 +353,11 @@ def waiting_in(conn: Connection, environment_id: int) -> list[int]:
 
 
 def queued_before(conn: Connection, moment: datetime) -> list[int]:
-    query = select(jobs.c.id).where(
-        and_(jobs.c.status.in_(("queued", "pending")), jobs.c.created_at < moment)
-    )
+    """Jobs queued, for a runner to take, since before `moment` (a job that waited for its
+    environment counts from the end of its wait). Pending jobs are not among them: they
+    wait for jobs that end one way or another, and are decided then."""
+    since = func.coalesce(jobs.c.queued_at, jobs.c.created_at)
+    query = select(jobs.c.id).where(and_(jobs.c.status == "queued", since < moment))
     return [int(i) for i in conn.execute(query).scalars()]
 
 

@@ -376,6 +376,7 @@ jobs = Table(
     Column("waiting_since", UTCDateTime()),
     Column("wait_until", UTCDateTime()),
     Column("review_needed", Boolean, nullable=False, server_default=false()),
+    Column("queued_at", UTCDateTime()),  # when it was queued after waiting (else created_at)
     Index(None, "runner_id", "status"),
     Index(None, "status", "id"),
     Index(None, "run_id"),

@@ -71,11 +71,13 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("review_needed", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch.add_column(sa.Column("queued_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
-        for column in ("review_needed", "wait_until", "waiting_since", "environment_id"):
+        columns = ("queued_at", "review_needed", "wait_until", "waiting_since", "environment_id")
+        for column in columns:
             batch.drop_column(column)
     op.drop_index(op.f("ix_deployments_repo_id_id"), table_name="deployments")
     op.drop_table("deployments")
