@@ -473,3 +473,31 @@ def test_an_environment_whose_expression_fails_fails_the_job(site: Site) -> None
     run_id = site.push("${{ fromJSON('not json') }}")
     deploy = site.jobs(run_id)["deploy"]
     assert (deploy["status"], deploy["conclusion"]) == ("completed", "failure")
+
+
+MATRIX = """name: Deploy
+on: push
+jobs:
+  deploy:
+    runs-on: [self-hosted, nobody-has-this]
+    environment: ENVIRONMENT
+    strategy:
+      matrix:
+        region: [eu, us, ap]
+    steps:
+      - run: "true"
+"""
+
+
+def test_one_review_lets_every_job_of_a_matrix_go_on(site: Site) -> None:
+    made = site.put("production", reviewers=[{"type": "User", "id": site.reviewer_id}])
+    run_id = site.push("production", MATRIX, file="matrix.yml")
+    assert {job["status"] for job in site.jobs(run_id).values()} == {"waiting"}
+    assert len(site.jobs(run_id)) == 3
+    [pending] = site.pending(run_id)  # one environment, however many jobs
+    assert pending["environment"]["id"] == made["id"]
+    approved = site.review(run_id, site.as_reviewer, environment_ids=[made["id"]],
+                           state="approved")  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    assert len(approved.json()) == 3  # a deployment per job
+    assert {job["status"] for job in site.jobs(run_id).values()} == {"queued"}

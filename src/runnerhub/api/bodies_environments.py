@@ -4,7 +4,7 @@ anything is written (422 with the messages of api/bodies.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from runnerhub.api.bodies import _invalid, _required, json_object
 from runnerhub.domain.environments import EnvironmentChange
@@ -57,7 +57,7 @@ def _reviewers(value: Any) -> list[tuple[str, int]]:
                 f"Invalid request.\n\nInvalid property /reviewers/{index}/type: "
                 f"{kind!r} is not one of User, Team."
             )
-        if not isinstance(account_id, int) or isinstance(account_id, bool):
+        if not _integer(account_id):
             raise _invalid(f"reviewers/{index}/id", account_id, "integer")
         kept.append((str(kind), account_id))
     return kept
@@ -83,5 +83,5 @@ def review(raw: bytes) -> Review:
     return Review([int(i) for i in ids], state, comment)
 
 
-def _integer(value: Any) -> bool:
+def _integer(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

@@ -220,19 +220,17 @@ def hold(
     """The job, whose needs are met, deploys to `name`: made waiting if the environment's
     rules ask for it, or failed if it names none (`error`: its expression failed) or an
     invalid one (answers True: not to be queued), else left to be queued."""
-    origin = runs.origin(uow.conn, run_id)
-    if origin is None:
-        return False
     if error is not None or name is None or not _valid_name(name):
         # The job cannot deploy there: it fails, as one whose runs-on fails to evaluate.
-        row = jobs.job(uow.conn, job_id)
-        assert row is not None
+        job = jobs.job(uow.conn, job_id)
+        assert job is not None
         note = error or BAD_NAME.format(name=name)
-        job_rules.finish(uow, row, "failure", now, note=note, advance=False)
+        job_rules.finish(uow, job, "failure", now, note=note, advance=False)
         return True
-    # Named in a workflow and never made: made now, as it is named, without rules.
-    row = environments.ensure(uow.conn, origin.repo_id, name, now)
-    reviewers = _environment(uow, row).reviewers  # users still there
+    found = _of_run(uow, run_id, name, now)
+    if found is None:
+        return False
+    row, reviewers = found
     if not row.wait_timer and not reviewers:
         jobs.update_job(uow.conn, job_id, environment_id=row.id)
         return False
@@ -247,6 +245,25 @@ def hold(
     )  # fmt: skip
     hook_events.job_changed(uow, job_id, "waiting", now)
     return True
+
+
+def _of_run(
+    uow: UnitOfWork, run_id: int, name: str, now: datetime
+) -> tuple[Any, list[Reviewer]] | None:
+    """The run's repository's environment of that name (made if it is named for the first
+    time, without rules) and its reviewers still there: read once per transaction, for all
+    the jobs of a matrix."""
+    key = ("environment", run_id, name.lower())
+    if key not in uow.memo:
+        origin = runs.origin(uow.conn, run_id)
+        if origin is None:
+            uow.memo[key] = None
+        else:
+            row = environments.ensure(uow.conn, origin.repo_id, name, now)
+            uow.memo[key] = (row, _environment(uow, row).reviewers)
+    found = uow.memo[key]
+    assert found is None or isinstance(found, tuple)
+    return found
 
 
 def release_due(uow: UnitOfWork, now: datetime) -> int:
